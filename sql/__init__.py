@@ -1,0 +1,1 @@
+"""DuckDB views over the pipeline's output (``views.sql``)."""

@@ -1,0 +1,56 @@
+"""Entities: span trimming, name normalisation, NER with batches, totals per entity."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.util import assert_that, equal_to
+
+from tests.beam_testing import local_pipeline
+from transforms.entities import ExtractEntities, entity_id, normalise_name, trim_span
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Pentagon", "Pentagon"), ("the Pentagon's", "Pentagon"), ("(Reuters)", "Reuters"),
+    ("U.S.", "U.S."), ("Paris,", "Paris"), ("Jones'", "Jones"), ("The Hague", "Hague"),
+])
+def test_trim_span(text, expected):
+    start, end = trim_span(text)
+    assert text[start:end] == expected
+
+
+def test_normalised_names_share_an_id():
+    assert normalise_name("the  United States'") == "united states"
+    assert entity_id("GPE", "Pakistan") == entity_id("GPE", "Pakistan's")
+    assert entity_id("GPE", "Pakistan") != entity_id("NORP", "Pakistan")
+
+
+def test_mentions_and_entity_totals(ruler_model):
+    day = datetime(2025, 7, 4, tzinfo=timezone.utc)
+    later = datetime(2025, 7, 9, tzinfo=timezone.utc)
+    articles = [
+        {"article_id": "a1", "source_uri": "f", "record_index": 0, "published_at": day,
+         "body": "Donald Trump met Pakistan's envoy. Pakistan and India spoke on Wednesday."},
+        {"article_id": "a2", "source_uri": "f", "record_index": 1, "published_at": later,
+         "body": "David Allvin visited the Pentagon, said Pakistan."},
+    ]
+    with local_pipeline() as p:
+        out = p | beam.Create(articles) | ExtractEntities(ruler_model, ["PERSON", "GPE", "ORG"])
+        spans = out["mentions"] | "Spans" >> beam.Map(
+            lambda m: (m["article_id"], m["text"], m["label"], m["start_char"], m["end_char"]))
+        assert_that(spans, equal_to([
+            ("a1", "Donald Trump", "PERSON", 0, 12), ("a1", "Pakistan", "GPE", 17, 25),
+            ("a1", "Pakistan", "GPE", 35, 43), ("a1", "India", "GPE", 48, 53),
+            ("a2", "David Allvin", "PERSON", 0, 12), ("a2", "Pentagon", "ORG", 25, 33),
+            ("a2", "Pakistan", "GPE", 40, 48),
+        ]), label="mentions")
+        totals = out["entities"] | "Totals" >> beam.Map(
+            lambda e: (e["name"], e["mention_count"], e["article_count"], e["first_seen"],
+                       e["last_seen"]))
+        assert_that(totals, equal_to([
+            ("Donald Trump", 1, 1, day, day), ("Pakistan", 3, 2, day, later),
+            ("India", 1, 1, day, day), ("David Allvin", 1, 1, later, later),
+            ("Pentagon", 1, 1, later, later),
+        ]), label="entities")

