@@ -5,6 +5,7 @@ from __future__ import annotations
 import apache_beam as beam
 
 from pipeline.options import NewsOptions
+from pipeline.state import StoredState
 from transforms.dates import NormaliseDates
 from transforms.dedup import DeduplicateArticles
 from transforms.entities import ExtractEntities
@@ -12,19 +13,27 @@ from transforms.read import ReadArticles
 from transforms.sinks import WriteTable
 
 
-def build(p: beam.Pipeline, options: NewsOptions, staging: str, run_id: str) -> None:
-    """Adds the whole pipeline to ``p``; every table is written under ``staging``."""
+def build(
+    p: beam.Pipeline, options: NewsOptions, staging: str, run_id: str, state: StoredState
+) -> None:
+    """Adds the whole pipeline to ``p``; every table is written under ``staging``.
+
+    ``state`` is what earlier runs into the same output left: files already ingested are skipped,
+    and entity totals include the earlier runs.
+    """
     settings = options.date_settings()
+    known = beam.pvalue.AsSingleton(p | "KnownFiles" >> beam.Create([state.known_files]))
 
     read = (
         p
         | "Inputs" >> beam.Create(options.input)
-        | "ReadArticles" >> ReadArticles(options.read_limits(), settings)
+        | "ReadArticles" >> ReadArticles(options.read_limits(), settings, known)
     )
     dated = read["articles"] | "NormaliseDates" >> NormaliseDates(settings)
     deduped = dated | "Deduplicate" >> DeduplicateArticles()
     entities = deduped["canonical"] | "ExtractEntities" >> ExtractEntities(
-        options.spacy_model, options.labels(), options.ner_batch_size)
+        options.spacy_model, options.labels(), options.ner_batch_size,
+        stored_entities=read_stored(p, "StoredEntities", state.entities))
     errors = (read["errors"], entities["errors"]) | "AllErrors" >> beam.Flatten()
     ingested = read["ingested"] | "StampRun" >> beam.Map(lambda row: {**row, "run_id": run_id})
 
@@ -37,3 +46,14 @@ def build(p: beam.Pipeline, options: NewsOptions, staging: str, run_id: str) -> 
     }
     for name, rows in tables.items():
         _ = rows | f"Write{name.title().replace('_', '')}" >> WriteTable(name, staging)
+
+
+def read_stored(p: beam.Pipeline, label: str, files: list[str], columns=None):
+    """Rows of published Parquet files of earlier runs (an empty PCollection on a first run)."""
+    if not files:
+        return p | label >> beam.Create([])
+    return (
+        p
+        | f"{label}Files" >> beam.Create(files)
+        | label >> beam.io.ReadAllFromParquet(columns=columns)
+    )

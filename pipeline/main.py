@@ -20,7 +20,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.runners.runner import PipelineResult, PipelineState
 
-from pipeline import graph
+from pipeline import graph, state
 from pipeline.options import DEFAULT_LOCAL_RUNNER, NewsOptions
 from transforms import read, sinks
 
@@ -86,11 +86,11 @@ def run(argv: list[str] | None = None) -> PipelineResult:
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     pipeline = beam.Pipeline(options=options)
-    graph.build(pipeline, options, staging, run_id)
+    graph.build(pipeline, options, staging, run_id, state.load_state(output))
     result = pipeline.run()
-    state = result.wait_until_finish()
-    if state != PipelineState.DONE:
-        raise RunFailed(f"the runner ended in state {state}; nothing was published")
+    final_state = result.wait_until_finish()
+    if final_state != PipelineState.DONE:
+        raise RunFailed(f"the runner ended in state {final_state}; nothing was published")
 
     counters = collect_counters(result)
     run_row = {
@@ -104,7 +104,7 @@ def run(argv: list[str] | None = None) -> PipelineResult:
         "options": json.dumps(options.get_all_options(drop_default=True), default=str),
         "versions": list(package_versions().items()),
     }
-    sinks.write_table_file(os.path.join(staging, "runs", f"{run_id}.parquet"), [run_row], "runs")
+    sinks.write_table_file(os.path.join(staging, "runs", "run.parquet"), [run_row], "runs")
     sinks.publish_run(output, run_id)
     sinks.ensure_tables(output)
     result.run_id = run_id
@@ -148,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         from pipeline import query
 
         return query.main(argv[1:])
+    if argv and argv[0] == "report":
+        from pipeline import report
+
+        return report.main(argv[1:])
     try:
         result = run(argv)
     except UserError as e:

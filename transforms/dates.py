@@ -109,7 +109,6 @@ _JUNK = re.compile(
     r"|\x1b\[[0-9;]*[A-Za-z]"  # terminal escape sequences
     r"|[\x00-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff]"  # control and zero-width characters
 )
-_WS = re.compile(r"\s+")
 _EDGE_CHARS = (  # stripped from both ends: quotes, brackets, punctuation, dashes
     " \"'`\u2018\u2019\u201a\u201c\u201d\u201e\u00ab\u00bb\u2039\u203a"
     ",;:.!?*#|~_=()[]{}<>-\u2013\u2014\u2026"
@@ -117,8 +116,7 @@ _EDGE_CHARS = (  # stripped from both ends: quotes, brackets, punctuation, dashe
 
 
 def _clean(raw: str) -> str:
-    text = _JUNK.sub(" ", raw)
-    return _WS.sub(" ", text).strip(_EDGE_CHARS)
+    return " ".join(_JUNK.sub(" ", raw).split()).strip(_EDGE_CHARS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,18 +172,26 @@ def _offset(text: str | None) -> timedelta | None:
 
 def _finish(value: datetime, precision: str) -> ParsedDate:
     """Converts an aware value to UTC and checks its year."""
-    value = value.astimezone(UTC)
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
     if not MIN_YEAR <= value.year <= MAX_YEAR:
         return OUT_OF_RANGE
     return ParsedDate(value, precision, "ok")
 
 
-def _parts(*fields: str | int | None) -> tuple[int, ...]:
-    """(year, month, day, hour, minute, second, microsecond) from regex groups; None -> start."""
+def _parts(*fields: Any) -> tuple[int, ...]:
+    """(year, month, day, hour, minute, second, microsecond) from the regex groups (year, month,
+    day, hour, minute, second, fraction of a second); a missing part is the start of its period."""
     year, month, day, hour, minute, second, fraction = fields
-    micro = int(str(fraction)[:6].ljust(6, "0")) if fraction else 0
-    time = (int(hour or 0), int(minute or 0), int(second or 0), micro)
-    return (int(year or 0), int(month or 1), int(day or 1), *time)
+    return (
+        int(year),
+        int(month) if month else 1,
+        int(day) if day else 1,
+        int(hour) if hour else 0,
+        int(minute) if minute else 0,
+        int(second) if second else 0,
+        int(fraction[:6].ljust(6, "0")) if fraction else 0,
+    )
 
 
 def _from_fields(
@@ -195,14 +201,15 @@ def _from_fields(
     # One year of slack either side: a UTC offset can move the instant across New Year.
     if not MIN_YEAR - 1 <= parts[0] <= MAX_YEAR + 1:
         return OUT_OF_RANGE
+    zone = None if offset is not None else _default_tz(settings.default_timezone)
     try:
-        naive = datetime(*parts)
+        if zone is None:
+            value = datetime(*parts, tzinfo=UTC if offset is None else timezone(offset))
+        else:
+            value = zone.localize(datetime(*parts))
     except ValueError:  # 31 February, hour 25, ...
         return UNPARSEABLE
-    if offset is not None:
-        return _finish(naive.replace(tzinfo=timezone(offset)), precision)
-    zone = _default_tz(settings.default_timezone)
-    return _finish(naive.replace(tzinfo=UTC) if zone is None else zone.localize(naive), precision)
+    return _finish(value, precision)
 
 
 def _precision_of(month: Any, day: Any, minute: Any, second: Any) -> str:
@@ -313,7 +320,7 @@ def _fast_parse(text: str, settings: DateSettings) -> ParsedDate | None:
 # dateparser
 
 _HMS = re.compile(r"\d:[0-5]\d:[0-5]\d")
-_HM = re.compile(r"\d:[0-5]\d")
+_HM = re.compile(r"\d[:hH][0-5]\d")  # "10:30", French "10h30"
 _TIMESTAMP = re.compile(r"\d{9,}(?:\.\d+)?")
 _TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?")
 _DIGITS = re.compile(r"\d+")
@@ -375,8 +382,9 @@ def _start_of_period(value: datetime, precision: str, settings: DateSettings) ->
 
 
 def _dateparser_parse(text: str, settings: DateSettings) -> ParsedDate:
+    parser = _date_data_parser(settings)  # outside the try: bad settings must fail loudly
     try:
-        data = _date_data_parser(settings).get_date_data(text)
+        data = parser.get_date_data(text)
         if data.date_obj is None:
             return UNPARSEABLE
         value = data.date_obj
@@ -518,14 +526,14 @@ def split_leading_date(
     leading = len(text) - len(text.lstrip())
     reuters = _reuters(text[leading:], settings)
     if reuters is not None and reuters[0].status == "ok":
-        end = leading + reuters[1]
+        parsed, end = reuters[0], leading + reuters[1]
     else:
         candidates = _leading_dates(text, settings, max_tokens)
-        end = next((end for end, parsed in candidates if parsed.status == "ok"), -1)
-        if end < 0:
+        found = next(((end, parsed) for end, parsed in candidates if parsed.status == "ok"), None)
+        if found is None:
             return None
-    date_text = text[leading:end]
-    return date_text, normalise_date(date_text, settings), text[end:].lstrip()
+        end, parsed = found
+    return text[leading:end], parsed, text[end:].lstrip()
 
 
 def clear_caches() -> None:

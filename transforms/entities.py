@@ -247,12 +247,27 @@ def _max(a: datetime | None, b: datetime | None) -> datetime | None:
     return b if a is None else a if b is None else max(a, b)
 
 
-class ExtractEntities(beam.PTransform):
-    """Canonical article rows in; returns ``{"mentions", "entities", "errors"}``."""
+def stats_from_entity_row(row: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A stored ``entities`` row as stats, so a run's totals add to the earlier runs' totals."""
+    names = Counter({alias: 0 for alias in row.get("aliases") or []})
+    names[row["name"]] = row["mention_count"]
+    return row["entity_id"], {
+        "label": row["label"], "names": names, "mentions": row["mention_count"],
+        "articles": row["article_count"], "first": row["first_seen"], "last": row["last_seen"]}
 
-    def __init__(self, model: str, labels: Iterable[str], batch_size: int = 64) -> None:
+
+class ExtractEntities(beam.PTransform):
+    """Canonical article rows in; returns ``{"mentions", "entities", "errors"}``.
+
+    ``stored_entities`` (optional) are ``entities`` rows of earlier runs: the ``entities`` output
+    then holds totals over all runs (the table is rewritten each run).
+    """
+
+    def __init__(self, model: str, labels: Iterable[str], batch_size: int = 64,
+                 stored_entities=None) -> None:
         super().__init__()
         self._model, self._labels, self._batch_size = model, tuple(labels), batch_size
+        self._stored = stored_entities
 
     def expand(self, articles):
         results = (
@@ -263,8 +278,12 @@ class ExtractEntities(beam.PTransform):
                 self._model, self._labels, self._batch_size)).with_outputs(
                     ERRORS, STATS, main="mentions")
         )
+        stats = results[STATS]
+        if self._stored is not None:
+            earlier = self._stored | "StoredStats" >> beam.Map(stats_from_entity_row)
+            stats = (stats, earlier) | "WithStoredStats" >> beam.Flatten()
         entities = (
-            results[STATS]
+            stats
             | "SumPerEntity" >> beam.CombinePerKey(CombineEntityStatsFn())
             | "EntityRows" >> beam.MapTuple(lambda eid, row: {"entity_id": eid, **row})
         )

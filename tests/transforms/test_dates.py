@@ -7,11 +7,11 @@ from datetime import datetime, timedelta, timezone
 import apache_beam as beam
 import pytest
 import pytz
-from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.beam_testing import local_pipeline
 from transforms import dates
 from transforms.dates import (
     PRECISIONS,
@@ -114,6 +114,25 @@ def test_date_order_decides_ambiguous_numeric_dates():
     assert normalise_date("2025-07-04", DMY) == ok(utc(2025, 7, 4), "day")  # ISO is not ambiguous
 
 
+def test_two_digit_years_read_as_1950_to_2049_whatever_the_day_of_the_run():
+    assert normalise_date("04/07/25") == ok(utc(2025, 4, 7), "day")
+    assert normalise_date("4 Jul 49") == ok(utc(2049, 7, 4), "day")
+    assert normalise_date("4 Jul 50") == ok(utc(1950, 7, 4), "day")
+    assert normalise_date("1/1/87") == ok(utc(1987, 1, 1), "day")
+
+
+def test_other_languages():
+    french = DateSettings("DMY", "Europe/Paris", ("fr",))
+    assert normalise_date("4 juillet 2025 10h30", french) == ok(utc(2025, 7, 4, 8, 30), "minute")
+    assert split_leading_date("4 juillet 2025 Le président a dit", french) == (
+        "4 juillet 2025",
+        ok(utc(2025, 7, 3, 22), "day"),
+        "Le président a dit",
+    )
+    with pytest.raises(ValueError):  # a settings mistake fails loudly, not as "unparseable"
+        normalise_date("4 juillet 2025", DateSettings(languages=("xx",)))
+
+
 def test_naive_times_are_in_the_default_timezone():
     assert normalise_date("2025-07-04 10:00", KARACHI) == ok(utc(2025, 7, 4, 5), "minute")
     assert normalise_date("July 4, 2025 10:00", KARACHI) == ok(utc(2025, 7, 4, 5), "minute")
@@ -211,7 +230,9 @@ def check_invariants(parsed: ParsedDate) -> None:
 
 
 DATEISH = st.text(alphabet="0123456789 -/:.,+TZ JulyMarchFebFri\x00\x03#", max_size=30)
-HYPOTHESIS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+HYPOTHESIS = settings(
+    max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @HYPOTHESIS
@@ -316,13 +337,13 @@ def test_normalise_dates_stage():
             "date_status": "missing",
         },
     ]
-    with TestPipeline() as p:
+    with local_pipeline() as p:
         out = p | "Create" >> beam.Create(articles) | "NormaliseDates" >> NormaliseDates(KARACHI)
         assert_that(out, equal_to(expected))
 
 
 def test_normalise_dates_counts():
-    p = TestPipeline()
+    p = local_pipeline()
     raws = ["2025-07-04", "1987", None, "July 4", "yesterday"]
     _ = p | beam.Create([{"published_raw": raw} for raw in raws]) | NormaliseDates(DateSettings())
     result = p.run()
