@@ -5,7 +5,7 @@ from __future__ import annotations
 import apache_beam as beam
 
 from pipeline.options import NewsOptions
-from pipeline.state import StoredState
+from pipeline.state import ARTICLE_KEYS, STORED_MENTION_COLUMNS, StoredState
 from transforms.dates import NormaliseDates
 from transforms.dedup import DeduplicateArticles
 from transforms.entities import ExtractEntities
@@ -19,7 +19,7 @@ def build(
     """Adds the whole pipeline to ``p``; every table is written under ``staging``.
 
     ``state`` is what earlier runs into the same output left: files already ingested are skipped,
-    and entity totals include the earlier runs.
+    new articles are deduplicated against stored ones, and entity totals cover every run.
     """
     settings = options.date_settings()
     known = beam.pvalue.AsSingleton(p | "KnownFiles" >> beam.Create([state.known_files]))
@@ -30,10 +30,13 @@ def build(
         | "ReadArticles" >> ReadArticles(options.read_limits(), settings, known)
     )
     dated = read["articles"] | "NormaliseDates" >> NormaliseDates(settings)
+    stored = {
+        "articles": read_stored(p, "StoredArticles", state.articles, list(ARTICLE_KEYS)),
+        "mentions": read_stored(p, "StoredMentions", state.mentions, list(STORED_MENTION_COLUMNS)),
+    }
     deduped = dated | "Deduplicate" >> DeduplicateArticles()
     entities = deduped["canonical"] | "ExtractEntities" >> ExtractEntities(
-        options.spacy_model, options.labels(), options.ner_batch_size,
-        stored_entities=read_stored(p, "StoredEntities", state.entities))
+        options.spacy_model, options.labels(), options.ner_batch_size, stored=stored)
     errors = (read["errors"], entities["errors"]) | "AllErrors" >> beam.Flatten()
     ingested = read["ingested"] | "StampRun" >> beam.Map(lambda row: {**row, "run_id": run_id})
 

@@ -16,6 +16,8 @@ import pyarrow.parquet as pq
 
 # Columns of stored articles that dedup needs: keys, never bodies.
 ARTICLE_KEYS = ("article_id", "content_hash", "published_at", "cluster_id", "duplicate_of")
+# Columns of stored mentions that entity totals need.
+STORED_MENTION_COLUMNS = ("article_id", "entity_id", "text", "label")
 
 
 def table_files(output: str, table: str) -> list[str]:
@@ -31,11 +33,11 @@ class StoredState:
     known_files: dict[str, str] = field(default_factory=dict)
     articles: list[str] = field(default_factory=list)
     signatures: list[str] = field(default_factory=list)
-    entities: list[str] = field(default_factory=list)
+    mentions: list[str] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
-        return not (self.known_files or self.articles or self.entities)
+        return not (self.known_files or self.articles)
 
 
 def load_state(output: str) -> StoredState:
@@ -51,5 +53,5 @@ def load_state(output: str) -> StoredState:
         known_files=known,
         articles=table_files(output, "articles"),
         signatures=table_files(output, "signatures"),
-        entities=table_files(output, "entities"),
+        mentions=table_files(output, "mentions"),
     )

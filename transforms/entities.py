@@ -9,6 +9,7 @@ articles are fed to ``nlp.pipe`` in batches. Each mention carries char offsets i
 from __future__ import annotations
 
 import logging
+import os
 import re
 import unicodedata
 from collections import Counter
@@ -39,6 +40,9 @@ NAMED_LABELS = (
 _NER_COMPONENTS = ("ner", "entity_ruler", "span_ruler")
 _SHARED_ENCODERS = ("tok2vec", "transformer")
 _MAX_ALIASES = 20
+# When set, every model load appends the loading process's pid to this file: tests use it to show
+# that the model loads once per worker process (a Beam counter cannot say in which process).
+LOAD_LOG_ENV = "NEWS_INGEST_MODEL_LOAD_LOG"
 
 _LOG = logging.getLogger(__name__)
 _LEADING_THE = re.compile(r"^the\s+", re.IGNORECASE)
@@ -170,6 +174,9 @@ class ExtractEntitiesFn(beam.DoFn):
     def setup(self) -> None:
         self._nlp = load_ner_pipeline(self._model)
         self._just_loaded = True
+        if log := os.environ.get(LOAD_LOG_ENV):
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(f"{os.getpid()}\n")
 
     def process(self, batch: list[dict[str, Any]]):
         if self._just_loaded:  # metrics only count inside a step, so not in setup()
@@ -197,17 +204,38 @@ class ExtractEntitiesFn(beam.DoFn):
             return e
 
     def _emit(self, row: dict[str, Any], mentions: list[dict[str, Any]]):
-        per_entity: dict[str, dict[str, Any]] = {}
         for m in mentions:
             self._mentions.inc()
             yield {"article_id": row["article_id"], **m}
-            stats = per_entity.setdefault(m["entity_id"], {
-                "label": m["label"], "names": Counter(), "mentions": 0, "articles": 1,
-                "first": row.get("published_at"), "last": row.get("published_at")})
-            stats["names"][m["text"]] += 1
-            stats["mentions"] += 1
-        for eid, stats in per_entity.items():
+        for eid, stats in article_entity_stats(mentions, row.get("published_at")).items():
             yield pvalue.TaggedOutput(STATS, (eid, stats))
+
+
+def article_entity_stats(
+    mentions: Iterable[dict[str, Any]], published_at: datetime | None
+) -> dict[str, dict[str, Any]]:
+    """Mentions of one article in; ``{entity_id: stats}`` out, the unit that entity totals sum.
+
+    Example: two mentions "Trump", "Donald Trump" of one entity ->
+    ``{"9c..": {"label": "PERSON", "names": {"Trump": 1, "Donald Trump": 1}, "mentions": 2,
+    "articles": 1, "first": published_at, "last": published_at}}``.
+    """
+    per_entity: dict[str, dict[str, Any]] = {}
+    for m in mentions:
+        stats = per_entity.setdefault(m["entity_id"], {
+            "label": m["label"], "names": Counter(), "mentions": 0, "articles": 1,
+            "first": published_at, "last": published_at})
+        stats["names"][m["text"]] += 1
+        stats["mentions"] += 1
+    return per_entity
+
+
+def stored_article_stats(element: tuple[str, dict[str, list]]):
+    """``(article_id, {"dates": [published_at], "mentions": [rows]})`` -> ``(entity_id, stats)``."""
+    _, joined = element
+    dates = joined["dates"]
+    published_at = dates[0] if dates else None
+    yield from article_entity_stats(joined["mentions"], published_at).items()
 
 
 class CombineEntityStatsFn(beam.CombineFn):
@@ -247,27 +275,20 @@ def _max(a: datetime | None, b: datetime | None) -> datetime | None:
     return b if a is None else a if b is None else max(a, b)
 
 
-def stats_from_entity_row(row: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """A stored ``entities`` row as stats, so a run's totals add to the earlier runs' totals."""
-    names = Counter({alias: 0 for alias in row.get("aliases") or []})
-    names[row["name"]] = row["mention_count"]
-    return row["entity_id"], {
-        "label": row["label"], "names": names, "mentions": row["mention_count"],
-        "articles": row["article_count"], "first": row["first_seen"], "last": row["last_seen"]}
-
-
 class ExtractEntities(beam.PTransform):
     """Canonical article rows in; returns ``{"mentions", "entities", "errors"}``.
 
-    ``stored_entities`` (optional) are ``entities`` rows of earlier runs: the ``entities`` output
-    then holds totals over all runs (the table is rewritten each run).
+    ``stored`` (optional) is ``{"mentions": rows, "articles": rows}`` of earlier runs (articles
+    need only ``article_id`` and ``published_at``): the ``entities`` output then holds totals over
+    every mention ever stored, recomputed each run (the table is rewritten, never appended), so
+    mentions written by the folder watcher are folded in by the next batch run too.
     """
 
     def __init__(self, model: str, labels: Iterable[str], batch_size: int = 64,
-                 stored_entities=None) -> None:
+                 stored: dict[str, Any] | None = None) -> None:
         super().__init__()
         self._model, self._labels, self._batch_size = model, tuple(labels), batch_size
-        self._stored = stored_entities
+        self._stored = stored
 
     def expand(self, articles):
         results = (
@@ -280,7 +301,16 @@ class ExtractEntities(beam.PTransform):
         )
         stats = results[STATS]
         if self._stored is not None:
-            earlier = self._stored | "StoredStats" >> beam.Map(stats_from_entity_row)
+            earlier = (
+                {
+                    "dates": self._stored["articles"] | "DateById" >> beam.Map(
+                        lambda r: (r["article_id"], r["published_at"])),
+                    "mentions": self._stored["mentions"] | "MentionById" >> beam.Map(
+                        lambda m: (m["article_id"], m)),
+                }
+                | "JoinStoredMentions" >> beam.CoGroupByKey()
+                | "StoredStats" >> beam.FlatMap(stored_article_stats)
+            )
             stats = (stats, earlier) | "WithStoredStats" >> beam.Flatten()
         entities = (
             stats
