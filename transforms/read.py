@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import fnmatch
 import glob
 import gzip
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -38,6 +40,9 @@ from apache_beam.metrics import Metrics
 from transforms import ids
 from transforms.dates import DateSettings, split_leading_date
 from transforms.schemas import error_row
+from transforms.timing import timed_process
+
+_LOG = logging.getLogger(__name__)
 
 STAGE = "read"
 ERRORS = "errors"
@@ -72,6 +77,13 @@ _URL = re.compile(r"(https?://|www\.)\S+$", re.IGNORECASE)
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z]{2,4})?$")
 # C0 controls and DEL, except tab, newline, carriage return and form feed.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
+# Lone UTF-16 surrogates: JSON can spell them ("\\ud800"), UTF-8 cannot encode them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CHUNK = 1 << 20
+# A text file may be this much longer, in bytes, than 4 bytes per character of the longest
+# allowed article (header lines, surrounding whitespace) before it is refused unread.
+_TEXT_SLACK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,10 @@ class InputError(Exception):
     """A file that cannot be read as articles; the message is shown to the user as is."""
 
 
+class LimitExceeded(InputError):
+    """An input over one of the ``ReadLimits``; its error row has the type ``LimitExceeded``."""
+
+
 # ---------------------------------------------------------------------------------------------
 # Finding the files
 # ---------------------------------------------------------------------------------------------
@@ -99,17 +115,32 @@ def _has_scheme(pattern: str) -> bool:
     return "://" in pattern and not pattern.startswith("file://")
 
 
-def _is_hidden(path: str) -> bool:
-    return os.path.basename(path).startswith(".")
-
-
 def _within(path: str, roots: list[str]) -> bool:
     real = os.path.realpath(path)
     return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
-def _walk(root: str, follow_symlinks: bool) -> Iterator[tuple[str, str | None]]:
-    """Files under ``root`` in sorted order; symlink loops and unreadable dirs become errors."""
+def _printable(path: str) -> str:
+    """``path`` as valid UTF-8 text: bytes of a file name that are not UTF-8 become ``\\xff``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _name_problem(path: str) -> str | None:
+    """Why a path cannot travel through the pipeline (every string in a row must be UTF-8)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return "file name is not valid UTF-8; rename the file to read it"
+    return None
+
+
+def _walk(
+    root: str, follow_symlinks: bool, descend: Callable[[str], bool] | None = None
+) -> Iterator[tuple[str, str | None]]:
+    """Files under ``root`` in sorted order; symlink loops and unreadable dirs become errors.
+
+    ``descend(path)`` may veto walking into a sub-directory (a glob that cannot match below it).
+    """
     seen: set[tuple[int, int]] = set()
     real_roots = [os.path.realpath(root)]
     stack = [root]
@@ -118,7 +149,7 @@ def _walk(root: str, follow_symlinks: bool) -> Iterator[tuple[str, str | None]]:
         try:
             st = os.stat(current)
             if (st.st_dev, st.st_ino) in seen:
-                yield current, "symlink loop: directory already visited"
+                yield current, ("symlink loop: directory already visited through another path")
                 continue
             seen.add((st.st_dev, st.st_ino))
             entries = sorted(os.scandir(current), key=lambda e: e.name)
@@ -130,6 +161,10 @@ def _walk(root: str, follow_symlinks: bool) -> Iterator[tuple[str, str | None]]:
             if entry.name.startswith("."):
                 continue
             path = entry.path
+            bad_name = _name_problem(path)
+            if bad_name:
+                yield _printable(path), bad_name
+                continue
             try:
                 is_link = entry.is_symlink()
                 if is_link and not follow_symlinks and not _within(path, real_roots):
@@ -137,7 +172,8 @@ def _walk(root: str, follow_symlinks: bool) -> Iterator[tuple[str, str | None]]:
                     continue
                 if entry.is_dir(follow_symlinks=follow_symlinks or is_link and _within(
                         path, real_roots)):
-                    subdirs.append(path)
+                    if descend is None or descend(path):
+                        subdirs.append(path)
                 elif entry.is_file() or not os.path.exists(path):
                     yield path, None
                 else:
@@ -145,6 +181,67 @@ def _walk(root: str, follow_symlinks: bool) -> Iterator[tuple[str, str | None]]:
             except OSError as e:
                 yield path, f"cannot stat: {e.strerror or e}"
         stack.extend(reversed(subdirs))
+
+
+def _glob_match(segments: list[str], names: list[str]) -> tuple[bool, bool]:
+    """Matches path ``names`` (below a glob's literal root) against the glob's ``segments``.
+
+    Returns (matched, more_below): whether the path, or a directory above it, matches (a matched
+    directory stands for every file in it, as with ``--input DIR``), and whether a path below it
+    still could. ``**`` is any number of segments; wildcards do not match hidden names.
+    """
+
+    def closure(states: set[int]) -> set[int]:
+        out = set()
+        for i in states:
+            out.add(i)
+            while i < len(segments) and segments[i] == "**":
+                i += 1
+                out.add(i)
+        return out
+
+    states = closure({0})
+    for name in names:
+        hidden = name.startswith(".")
+        step = set()
+        for i in states:
+            if i == len(segments):
+                continue
+            if segments[i] == "**":
+                if not hidden:
+                    step.add(i)
+            elif fnmatch.fnmatchcase(name, segments[i]) and (
+                    not hidden or segments[i].startswith(".")):
+                step.add(i + 1)
+        states = closure(step)
+        if len(segments) in states:
+            return True, True
+        if not states:
+            return False, False
+    return False, bool(states)
+
+
+def _glob(pattern: str, follow_symlinks: bool) -> Iterator[tuple[str, str | None]]:
+    """Files matching an absolute local glob, found by walking the glob's literal root.
+
+    ``glob.glob`` follows every directory symlink, so two symlink loops make ``**`` run for
+    ever, and it follows symlinks out of the tree; walking the root applies the same rules as a
+    directory input. Problems are reported only where the glob could have matched.
+    """
+    parts = pattern.split(os.sep)
+    first = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+    root = os.sep.join(parts[:first]) or os.sep
+    segments = [part for part in parts[first:] if part]
+    if not segments or not os.path.isdir(root):
+        return
+
+    def names(path: str) -> list[str]:
+        return os.path.relpath(path, root).split(os.sep)
+
+    for path, problem in _walk(root, follow_symlinks, lambda d: _glob_match(segments, names(d))[1]):
+        matched, more_below = _glob_match(segments, names(path))
+        if matched or (problem is not None and more_below and os.path.isdir(path)):
+            yield path, problem  # a refused folder is reported if the glob could match in it
 
 
 def iter_input_files(
@@ -163,17 +260,20 @@ def iter_input_files(
     if pattern.startswith("file://"):
         pattern = pattern[len("file://"):]
     pattern = os.path.expanduser(pattern)
+    bad_name = _name_problem(pattern)
+    if bad_name:
+        yield _printable(os.path.abspath(pattern)), bad_name
+        return
     if os.path.isdir(pattern):
         yield from _walk(os.path.abspath(pattern), follow_symlinks)
         return
     if os.path.lexists(pattern) or not glob.has_magic(pattern):
-        yield os.path.abspath(pattern), None
+        path = os.path.abspath(pattern)
+        # A FIFO or a device would block or never end: only regular files are read.
+        special = os.path.exists(path) and not os.path.isfile(path)
+        yield path, "not a regular file" if special else None
         return
-    for path in sorted(glob.glob(pattern, recursive=True)):
-        if os.path.isdir(path):
-            yield from _walk(os.path.abspath(path), follow_symlinks)
-        elif not _is_hidden(path):
-            yield os.path.abspath(path), None
+    yield from _glob(os.path.abspath(pattern), follow_symlinks)
 
 
 def any_input_matches(patterns: list[str]) -> bool:
@@ -215,25 +315,39 @@ def file_fingerprint(path: str) -> tuple[str, int]:
 
 
 class _Bounded:
-    """File-like reader that raises InputError once more than ``limit`` bytes come out."""
+    """File-like reader that raises LimitExceeded once more than ``limit`` bytes come out.
 
-    def __init__(self, raw: IO[bytes], limit: int, what: str) -> None:
-        self._raw, self._limit, self._what, self.count = raw, limit, what, 0
+    ``read()`` reads in chunks, so a stream that is over the limit (a gzip bomb) costs about
+    ``limit`` bytes of memory before the error, never more.
+    """
+
+    def __init__(self, raw: IO[bytes] | _Bounded, limit: int, message: str,
+                 owned: IO[bytes] | None = None) -> None:
+        self._raw, self._limit, self._message, self.count = raw, limit, message, 0
+        self._owned = owned  # the file under a decompressor, which does not close it
+
+    def _counted(self, data: bytes) -> bytes:
+        self.count += len(data)
+        if self.count > self._limit:
+            raise LimitExceeded(self._message)
+        return data
 
     def read(self, n: int = -1) -> bytes:
-        want = self._limit + 1 - self.count if n < 0 else min(n, self._limit + 1 - self.count)
-        data = self._raw.read(max(want, 0)) if want > 0 else b""
-        self.count += len(data)
-        if self.count > self._limit:
-            raise InputError(f"{self._what} exceeds the limit of {self._limit:,} bytes")
-        return data
+        if n is None or n < 0:
+            chunks = []
+            while chunk := self._counted(self._raw.read(_CHUNK)):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        want = min(n, self._limit + 1 - self.count)
+        return self._counted(self._raw.read(want) if want > 0 else b"")
 
     def readline(self, n: int = -1) -> bytes:
-        data = self._raw.readline(n)
-        self.count += len(data)
-        if self.count > self._limit:
-            raise InputError(f"{self._what} exceeds the limit of {self._limit:,} bytes")
-        return data
+        return self._counted(self._raw.readline(n))
+
+    def close(self) -> None:
+        self._raw.close()
+        if self._owned is not None:
+            self._owned.close()
 
 
 def open_decompressed(path: str, compression: str, limits: ReadLimits) -> _Bounded:
@@ -246,22 +360,36 @@ def open_decompressed(path: str, compression: str, limits: ReadLimits) -> _Bound
         stream = bz2.BZ2File(raw, mode="rb")
     else:
         stream = raw
-    return _Bounded(stream, limits.max_decompressed_bytes, "decompressed size")
+    limit = limits.max_decompressed_bytes
+    return _Bounded(stream, limit, f"decompressed size exceeds --max_decompressed_bytes {limit:,}",
+                    owned=None if stream is raw else raw)
 
 
 def decode_text(data: bytes) -> tuple[str, list[str]]:
-    """Bytes to text: UTF-8 (BOM tolerated), UTF-16 with a BOM, else cp1252/latin-1 with a flag.
+    """Bytes to text: UTF-8 (BOM tolerated), UTF-16/32 with a BOM, UTF-16 without one when every
+    other byte is zero, else cp1252/latin-1 with a flag.
 
     Raises InputError for binary content. Control characters other than whitespace are removed
     (with the flag ``control_chars_removed``) so that offsets into the stored body stay exact.
     """
     flags: list[str] = []
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    text = None
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        try:  # FF FE 00 00 may also be UTF-16 starting with U+0000: fall through then
+            text = data.decode("utf-32")
+            flags.append("decoded_utf32")
+        except UnicodeDecodeError:
+            pass
+    if text is not None:
+        pass
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             text = data.decode("utf-16")
             flags.append("decoded_utf16")
         except UnicodeDecodeError as e:
             raise InputError(f"invalid UTF-16 after a UTF-16 byte-order mark: {e.reason}") from e
+    elif (text := _utf16_without_bom(data)) is not None:
+        flags.append("decoded_utf16_without_bom")
     else:
         try:
             text = data.decode("utf-8-sig")
@@ -277,12 +405,35 @@ def decode_text(data: bytes) -> tuple[str, list[str]]:
     if text.startswith("\ufeff"):
         text = text[1:]
     if _CONTROL.search(text):
-        controls = len(_CONTROL.findall(text))
+        # Counted in C on bytes before any regex pass: a regex over a NUL bomb of 100 MB takes
+        # a minute and a gigabyte.
+        encoded = text.encode("utf-8")
+        controls = len(encoded) - len(encoded.translate(None, _CONTROL_BYTES))
+        del encoded
         if controls > max(8, len(text) // 20):
             raise InputError("binary content, not text (too many control characters)")
         text = _CONTROL.sub("", text)
         flags.append("control_chars_removed")
     return text, flags
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 text saved without a BOM (Windows tools do): mostly-Latin text has a zero byte in
+    every other position and none in the others. None when ``data`` does not look like that."""
+    sample = data[:8192]
+    if len(data) % 2 or len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) >= 0.7 * len(odd) and even.count(0) == 0:
+        encoding = "utf-16-le"
+    elif even.count(0) >= 0.7 * len(even) and odd.count(0) == 0:
+        encoding = "utf-16-be"
+    else:
+        return None
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -379,7 +530,7 @@ def _pick(obj: dict[str, Any], fields: tuple[str, ...]) -> Any:
 def _as_text(value: Any, field: str, flags: list[str]) -> str | None:
     """A metadata value as text: strings as is, numbers stringified, ``{"name": ...}`` unwrapped."""
     if value is None or isinstance(value, str):
-        return value
+        return _utf8_safe(value, flags)
     if isinstance(value, bool):
         flags.append(f"{field}_wrong_type")
         return None
@@ -388,11 +539,35 @@ def _as_text(value: Any, field: str, flags: list[str]) -> str | None:
     if isinstance(value, dict):
         inner = _pick(value, ("name", "title", "value", "url", "href"))
         if isinstance(inner, str):
-            return inner
+            return _utf8_safe(inner, flags)
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return value[0]
+        return _utf8_safe(value[0], flags)
     flags.append(f"{field}_wrong_type")
     return None
+
+
+def _utf8_safe(text: str | None, flags: list[str]) -> str | None:
+    """``text`` with lone surrogates (JSON's ``"\\ud800"``) replaced by U+FFFD, flagged once.
+
+    Every string in a row is UTF-8 encoded by the runner and by Parquet; a lone surrogate would
+    fail the whole run there.
+    """
+    if text is None or not _SURROGATE.search(text):
+        return text
+    if "invalid_surrogates_replaced" not in flags:
+        flags.append("invalid_surrogates_replaced")
+    # Through UTF-16, a correctly paired surrogate becomes its character again.
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _epoch_text(value: Any, flags: list[str]) -> Any:
+    """Epoch numbers as the digit strings the date normaliser knows; NaN and infinity flagged."""
+    if isinstance(value, float) and not math.isfinite(value):
+        flags.append("date_wrong_type")
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(int(value))
+    return value
 
 
 def record_from_json(obj: Any) -> dict[str, Any]:
@@ -400,6 +575,7 @@ def record_from_json(obj: Any) -> dict[str, Any]:
 
     Example: ``{"title": "T", "maintext": "B", "date_publish": "2025-07-04"}`` ->
     ``{"title": "T", "body": "B", "published_raw": "2025-07-04", ...}``.
+    Raises InputError, and only that, for anything that is not such an object.
     """
     if not isinstance(obj, dict):
         raise InputError(f"expected a JSON object per article, got {type(obj).__name__}")
@@ -413,9 +589,8 @@ def record_from_json(obj: Any) -> dict[str, Any]:
             "no article text: none of the fields " + ", ".join(BODY_FIELDS) + " is present")
     if not isinstance(body, str):
         raise InputError(f"article text field is a {type(body).__name__}, not a string")
-    date = _pick(obj, DATE_FIELDS)
-    if isinstance(date, int | float) and not isinstance(date, bool):
-        date = str(int(date))  # epoch numbers: the date normaliser knows them as strings
+    body = _utf8_safe(body, flags)
+    date = _epoch_text(_pick(obj, DATE_FIELDS), flags)
     return {
         "body": body.strip(),
         "title": _as_text(_pick(obj, TITLE_FIELDS), "title", flags),
@@ -425,6 +600,21 @@ def record_from_json(obj: Any) -> dict[str, Any]:
         "language": _as_text(_pick(obj, LANGUAGE_FIELDS), "language", flags),
         "flags": flags,
     }
+
+
+def _json_message(e: Exception) -> str:
+    if isinstance(e, RecursionError):
+        return "JSON nested too deeply"
+    return str(e)
+
+
+def _json_excerpt(obj: Any) -> str:
+    """The first 500 characters of ``obj`` as JSON, for an error row; never raises."""
+    try:
+        text = json.dumps(obj, ensure_ascii=False, default=str)[:500]
+    except (ValueError, RecursionError):
+        text = type(obj).__name__
+    return _utf8_safe(text, [])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,6 +632,7 @@ class ExpandInputsFn(beam.DoFn):
         self._follow = follow_symlinks
         self._files = Metrics.counter(STAGE, "files")
 
+    @timed_process(STAGE)
     def process(self, pattern: str):
         matched = False
         for path, problem in iter_input_files(pattern, self._follow):
@@ -471,6 +662,7 @@ class ReadArticleFileFn(beam.DoFn):
         self._articles = Metrics.counter(STAGE, "articles")
         self._errors = Metrics.counter(STAGE, "errors")
 
+    @timed_process(STAGE)
     def process(self, path: str, known: dict[str, str] | None = None):
         try:
             fingerprint, size = file_fingerprint(path)
@@ -507,33 +699,50 @@ class ReadArticleFileFn(beam.DoFn):
             return
         try:
             stream = open_decompressed(path, compression, self._limits)
-            if ext in JSONL_EXTENSIONS:
-                yield from self._read_jsonl(path, stream)
-            elif ext in JSON_EXTENSIONS:
-                yield from self._read_json(path, stream)
-            else:
-                yield from self._read_text(path, stream)
+            try:
+                if ext in JSONL_EXTENSIONS:
+                    yield from self._read_jsonl(path, stream)
+                elif ext in JSON_EXTENSIONS:
+                    yield from self._read_json(path, stream)
+                else:
+                    yield from self._read_text(path, stream)
+            finally:
+                stream.close()
+        except LimitExceeded as e:
+            yield error_row(path, STAGE, "LimitExceeded", str(e))
         except InputError as e:
             yield error_row(path, STAGE, "InputError", str(e))
         except (OSError, EOFError, zlib.error, ValueError) as e:
             yield error_row(path, STAGE, type(e).__name__, _os_message(e))
+        except Exception as e:  # noqa: BLE001 - a bug must not cost the run: the file is named
+            _LOG.exception("reading %s failed", path)
+            yield error_row(path, STAGE, type(e).__name__, str(e) or "reading the file failed")
 
     def _read_text(self, path: str, stream: _Bounded) -> Iterator[dict[str, Any]]:
         self._records.inc()
-        data = stream.read()
+        # Refuse a text that cannot be a short-enough article before holding all of it.
+        chars = self._limits.max_article_chars
+        limit = min(self._limits.max_decompressed_bytes, chars * 4 + _TEXT_SLACK_BYTES)
+        data = _Bounded(stream, limit, f"text is over {limit:,} bytes, longer than an article "
+                        f"of --max_article_chars {chars:,} can be").read()
         text, flags = decode_text(data)
         yield self._article(path, 0, parse_text_article(text, self._settings), flags, data)
 
     def _read_json(self, path: str, stream: _Bounded) -> Iterator[dict[str, Any]]:
-        data = _Bounded(stream, self._limits.max_json_bytes, "JSON document").read()
+        limit = min(self._limits.max_json_bytes, self._limits.max_decompressed_bytes)
+        data = _Bounded(stream, limit, f"JSON document is over {limit:,} bytes; split it into "
+                        "JSON lines (.jsonl), which are read one line at a time").read()
         text, flags = decode_text(data)
         try:
             doc = json.loads(text)
-        except json.JSONDecodeError as e:
+        except (ValueError, RecursionError) as e:
             self._records.inc()
-            yield error_row(path, STAGE, "MalformedJSON", f"invalid JSON: {e}", text[:500])
+            yield error_row(path, STAGE, "MalformedJSON", f"invalid JSON: {_json_message(e)}",
+                            text[:500])
             return
         items = doc if isinstance(doc, list) else [doc]
+        if not items:
+            yield _no_records(path)
         for index, obj in enumerate(items):
             if index >= self._limits.max_records_per_file:
                 yield _too_many(path, index, self._limits)
@@ -542,45 +751,62 @@ class ReadArticleFileFn(beam.DoFn):
             yield self._from_json(path, index, obj, flags)
 
     def _read_jsonl(self, path: str, stream: _Bounded) -> Iterator[dict[str, Any]]:
-        index = -1
-        first = True
-        while True:
-            line_bytes = stream.readline(self._limits.max_article_chars * 4 + 1)
-            if not line_bytes:
-                return
-            index += 1
+        max_line = self._limits.max_article_chars * 4
+        records = 0
+        for index, (line, flags) in enumerate(self._jsonl_lines(stream, max_line)):
             if index >= self._limits.max_records_per_file:
                 yield _too_many(path, index, self._limits)
                 return
-            if len(line_bytes) > self._limits.max_article_chars * 4:
+            if len(line) > max_line:
+                records += 1
                 self._records.inc()
                 yield error_row(path, STAGE, "LimitExceeded",
-                                "line longer than the article size limit", line_bytes[:500],
-                                index)
-                while line_bytes and not line_bytes.endswith(b"\n"):  # skip the rest of it
-                    line_bytes = stream.readline(1 << 20)
+                                f"line {index + 1} is over {max_line:,} bytes, longer than an "
+                                "article of --max_article_chars can be", line[:500], index)
                 continue
-            if first:
-                line_bytes = line_bytes.removeprefix(codecs.BOM_UTF8)
-                first = False
-            if not line_bytes.strip():
+            if not line.strip():
                 continue
+            records += 1
             self._records.inc()
-            try:
-                text, flags = decode_text(line_bytes)
-                obj = json.loads(text)
-            except (InputError, json.JSONDecodeError) as e:
-                yield error_row(path, STAGE, "MalformedJSON", f"line {index + 1}: {e}",
-                                line_bytes[:500], index)
-                continue
-            yield self._from_json(path, index, obj, flags)
+            yield self._json_line(path, index, line, flags)
+        if not records:
+            yield _no_records(path)
+
+    def _jsonl_lines(self, stream: _Bounded, max_line: int) -> Iterator[tuple[bytes, list[str]]]:
+        """(line as UTF-8 bytes, flags) per line; a line over ``max_line`` is cut there.
+
+        UTF-16 JSON lines (with a BOM) are decoded whole, within the JSON document limit.
+        """
+        line = stream.readline(max_line + 1)
+        if line.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            limit = min(self._limits.max_json_bytes, self._limits.max_decompressed_bytes)
+            rest = _Bounded(stream, limit, f"UTF-16 JSON lines are over {limit:,} bytes").read()
+            text, flags = decode_text(line + rest)
+            for part in text.split("\n"):
+                yield part.encode("utf-8") + b"\n", flags
+            return
+        line = line.removeprefix(codecs.BOM_UTF8)
+        while line:
+            yield line, []
+            if len(line) > max_line:
+                while line and not line.endswith(b"\n"):  # skip the rest of the long line
+                    line = stream.readline(_CHUNK)
+            line = stream.readline(max_line + 1)
+
+    def _json_line(self, path: str, index: int, line: bytes, flags: list[str]) -> dict[str, Any]:
+        try:
+            text, line_flags = decode_text(line)
+            obj = json.loads(text)
+        except (InputError, ValueError, RecursionError) as e:
+            return error_row(path, STAGE, "MalformedJSON", f"line {index + 1}: {_json_message(e)}",
+                             line[:500], index)
+        return self._from_json(path, index, obj, flags + line_flags)
 
     def _from_json(self, path: str, index: int, obj: Any, flags: list[str]) -> dict[str, Any]:
         try:
             record = record_from_json(obj)
         except InputError as e:
-            return error_row(path, STAGE, "WrongShape", str(e),
-                             json.dumps(obj, ensure_ascii=False, default=str)[:500], index)
+            return error_row(path, STAGE, "WrongShape", str(e), _json_excerpt(obj), index)
         record["flags"] = flags + record["flags"]
         return self._article(path, index, record, [], None)
 
@@ -609,6 +835,10 @@ class ReadArticleFileFn(beam.DoFn):
             "content_hash": body_hash,
             "flags": flags + record.get("flags", []),
         }
+
+
+def _no_records(path: str) -> dict[str, Any]:
+    return error_row(path, STAGE, "NoRecords", "the file holds no records")
 
 
 def _too_many(path: str, index: int, limits: ReadLimits) -> dict[str, Any]:
@@ -647,4 +877,4 @@ class ReadArticles(beam.PTransform):
         return {"articles": read.articles, "errors": errors, "ingested": read[INGESTED]}
 
 
-logging.getLogger(__name__).addHandler(logging.NullHandler())
+_LOG.addHandler(logging.NullHandler())

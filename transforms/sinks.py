@@ -4,9 +4,10 @@ Every table is written with Beam's ``WriteToParquet`` (explicit schema from ``sc
 into a per-run staging folder ``OUT/_staging/<run_id>/<table>/``; Beam itself writes to a temp
 folder and renames. Only when the whole run has succeeded does ``publish_run`` move the files into
 ``OUT/<table>/`` (``os.replace``, atomic on one filesystem), so
-``read_parquet('OUT/<table>/*.parquet')`` never sees a half-written or half-published run. A run that dies before its commit marker leaves
-only a staging folder, which the next run deletes; one that dies during publication is finished
-by the next run (the moves are idempotent).
+``read_parquet('OUT/<table>/*.parquet')`` never sees a half-written or a duplicated file. A run
+that dies before its commit marker leaves only a staging folder, which the next run deletes; one
+that dies during publication may have published some of its files (never half a file) and is
+finished by the next run, before it reads anything (the moves are idempotent).
 
 Append tables get run-prefixed file names (``<run_id>-part-00000-of-00001.parquet``). ``entities``
 is a replace table: one file, ``OUT/entities/entities.parquet``, rewritten each run with totals
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +32,8 @@ from transforms.schemas import TABLES, project, to_table
 STAGING = "_staging"
 COMMIT_MARKER = "COMMITTED.json"
 REPLACE_TABLES = frozenset({"entities"})
+# Seconds to sleep after each file moved into place; set only by the crash-safety test.
+TEST_PUBLISH_PAUSE_ENV = "NEWS_INGEST_TEST_PUBLISH_PAUSE"
 
 
 def staging_dir(output: str, run_id: str) -> str:
@@ -104,13 +108,18 @@ def plan_moves(output: str, run_id: str) -> list[tuple[str, str]]:
 
 
 def publish_run(output: str, run_id: str) -> int:
-    """Commits a finished run: marker first, then idempotent moves. Returns files published."""
+    """Commits a finished run: marker first, then idempotent moves. Returns files published.
+
+    The marker lists the moves relative to ``output``, so a committed run is still finished when
+    the output folder has been moved or mounted elsewhere before the next run.
+    """
     stage = staging_dir(output, run_id)
     marker = os.path.join(stage, COMMIT_MARKER)
     moves = plan_moves(output, run_id)
+    relative = [(os.path.relpath(a, output), os.path.relpath(b, output)) for a, b in moves]
     tmp = marker + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"run_id": run_id, "moves": moves}, f)
+        json.dump({"run_id": run_id, "moves": relative}, f)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, marker)
@@ -118,12 +127,16 @@ def publish_run(output: str, run_id: str) -> int:
 
 
 def _apply(output: str, stage: str, moves: list[tuple[str, str]]) -> int:
+    # Test hook: the crash-safety test kills the process between two moves.
+    pause = float(os.environ.get(TEST_PUBLISH_PAUSE_ENV) or 0)
     done = 0
     for src, dest in moves:
         if os.path.exists(src):
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             os.replace(src, dest)
             done += 1
+            if pause:
+                time.sleep(pause)
     # An empty placeholder is no longer needed once a real file has landed next to it.
     for table in TABLES:
         placeholder = os.path.join(output, table, "empty.parquet")
@@ -132,6 +145,13 @@ def _apply(output: str, stage: str, moves: list[tuple[str, str]]) -> int:
             os.remove(placeholder)
     shutil.rmtree(stage, ignore_errors=True)
     return done
+
+
+def _inside(output: str, path: str) -> str | None:
+    """``path`` of a commit marker made absolute under ``output``; None if it points outside."""
+    full = os.path.normpath(os.path.join(output, path))  # absolute paths (older markers) stay
+    root = os.path.normpath(output)
+    return full if os.path.commonpath([root, full]) == root else None
 
 
 def recover(output: str) -> list[str]:
@@ -148,7 +168,12 @@ def recover(output: str) -> list[str]:
         marker = os.path.join(stage, COMMIT_MARKER)
         if os.path.exists(marker):
             with open(marker, encoding="utf-8") as f:
-                moves = [tuple(m) for m in json.load(f)["moves"]]
+                recorded = json.load(f)["moves"]
+            moves = []
+            for src, dest in recorded:
+                src_path, dest_path = _inside(output, src), _inside(output, dest)
+                if src_path and dest_path:  # a marker never sends a file out of --output
+                    moves.append((src_path, dest_path))
             _apply(output, stage, moves)
             finished.append(run_id)
         else:
