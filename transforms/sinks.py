@@ -32,7 +32,7 @@ from transforms.schemas import TABLES, project, to_table
 STAGING = "_staging"
 COMMIT_MARKER = "COMMITTED.json"
 REPLACE_TABLES = frozenset({"entities"})
-# Seconds to sleep after each file moved into place; set only by the crash-safety test.
+# Seconds to sleep before each file is moved into place; set only by the crash-safety test.
 TEST_PUBLISH_PAUSE_ENV = "NEWS_INGEST_TEST_PUBLISH_PAUSE"
 
 
@@ -127,16 +127,16 @@ def publish_run(output: str, run_id: str) -> int:
 
 
 def _apply(output: str, stage: str, moves: list[tuple[str, str]]) -> int:
-    # Test hook: the crash-safety test kills the process between two moves.
+    # Test hook: the crash-safety test kills the process before or between moves.
     pause = float(os.environ.get(TEST_PUBLISH_PAUSE_ENV) or 0)
     done = 0
     for src, dest in moves:
         if os.path.exists(src):
+            if pause:
+                time.sleep(pause)
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             os.replace(src, dest)
             done += 1
-            if pause:
-                time.sleep(pause)
     # An empty placeholder is no longer needed once a real file has landed next to it.
     for table in TABLES:
         placeholder = os.path.join(output, table, "empty.parquet")
