@@ -259,3 +259,33 @@ def test_sigkill_mid_run_and_mid_publication_then_rerun_equals_a_clean_run(
     assert statuses == [("succeeded",)]
     print(f"readers checked {checks} times while run 2 was alive; {len(moves)} moves, killed "
           f"after {len(done)}; replayed {len(remaining) + 1} kill points")
+
+
+def _committed_run(out: Path, run_id: str, moves: list[tuple[str, str]] | None = None) -> None:
+    """A staged run (an empty errors file) whose commit marker lists ``moves``: by default the
+    run's own moves, as ``publish_run`` records them before moving anything."""
+    stage = Path(sinks.staging_dir(str(out), run_id))
+    (stage / "errors").mkdir(parents=True)
+    sinks.write_empty(str(stage / "errors" / "part-00000-of-00001.parquet"), TABLES["errors"])
+    if moves is None:
+        moves = [(os.path.relpath(a, out), os.path.relpath(b, out))
+                 for a, b in sinks.plan_moves(str(out), run_id)]
+    (stage / sinks.COMMIT_MARKER).write_text(json.dumps({"run_id": run_id, "moves": moves}))
+
+
+def test_a_committed_run_is_finished_after_the_output_folder_moved(tmp_path):
+    before, after = tmp_path / "before", tmp_path / "after"
+    _committed_run(before, "r1")
+    before.rename(after)  # killed after the marker; the folder is then moved (or remounted)
+    assert sinks.recover(str(after)) == ["r1"]
+    assert published(after) == ["errors/r1-part-00000-of-00001.parquet"]
+
+
+def test_recovery_never_moves_a_file_out_of_the_output_folder(tmp_path):
+    out = tmp_path / "out"
+    src = os.path.join(sinks.STAGING, "r1", "errors", "part-00000-of-00001.parquet")
+    _committed_run(out, "r1", [(src, "../escaped.parquet"), (src, "/tmp/escaped.parquet")])
+    assert sinks.recover(str(out)) == ["r1"]
+    assert not (tmp_path / "escaped.parquet").exists()
+    assert not Path("/tmp/escaped.parquet").exists()
+    assert os.listdir(out / sinks.STAGING) == []  # the staged run is gone, nothing published

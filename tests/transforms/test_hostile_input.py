@@ -47,6 +47,7 @@ from transforms.read import (
     parse_text_article,
     record_from_json,
 )
+from transforms.schemas import TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 IS_ROOT = os.geteuid() == 0
@@ -262,6 +263,10 @@ CASES = [
     Case("dates.jsonl", jsonl(*[{"body": f"Article {i} with an absurd date, Pakistan",
                                  "date": d} for i, d in enumerate(DATES)]),
          [Art(index=i) for i in range(len(DATES))]),
+    Case("traversal.jsonl", jsonl({
+        "body": "Metadata that looks like paths, India", "title": "../../../escaped.txt",
+        "url": "file:///../../escaped", "source": "/tmp/escaped-source",
+        "language": "../en"}), [Art()]),
     Case("absurd_header_date.txt", b"date: 31 February 2024\n\nPakistan, on a day that is not.",
          [Art()]),
     # Names, folders, links, permissions.
@@ -346,6 +351,7 @@ def hostile_run(tmp_path_factory, ruler_model):
     base = tmp_path_factory.mktemp("hostile")
     root, out = base / "in", base / "out"
     build_folder(root, base / "outside")
+    before = _tree(base)
     try:
         code = main(["--input", str(root), "--output", str(out), "--spacy_model", ruler_model,
                      "--direct_num_workers=1",
@@ -354,7 +360,18 @@ def hostile_run(tmp_path_factory, ruler_model):
         for case in CASES:  # let tmp_path clean-up delete them
             if case.make in (_unreadable_dir, _unreadable_file):
                 (root / case.name).chmod(0o700)
-    return root, out, code
+    return root, out, code, before, _tree(base)
+
+
+def _tree(folder: Path) -> dict[str, tuple[int, int]]:
+    """(size, mtime in ns) of everything under ``folder``, links not followed."""
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames + filenames:
+            st = os.lstat(os.path.join(dirpath, name))
+            found[os.path.relpath(os.path.join(dirpath, name), folder)] = (st.st_size,
+                                                                            st.st_mtime_ns)
+    return found
 
 
 def _query(out: Path, sql: str) -> list[tuple]:
@@ -370,7 +387,7 @@ def test_the_run_finishes_with_exit_code_0(hostile_run):
 
 
 def test_every_record_is_an_article_or_an_error_naming_file_and_reason(hostile_run):
-    root, out, _ = hostile_run
+    root, out = hostile_run[:2]
     articles = _query(out, "SELECT source_uri, record_index, flags, body FROM articles")
     errors = _query(out, "SELECT source_uri, record_index, error_type, message FROM errors")
     expected_records = sum(len(case.expect) for case in CASES)
@@ -440,6 +457,36 @@ def test_no_duplicate_ids_and_nothing_read_from_outside_the_root(hostile_run):
     assert _query(out, "SELECT * FROM articles WHERE body LIKE '%Outside the input root%'") == []
     outside = _query(out, "SELECT source_uri FROM ingest_log WHERE source_uri LIKE '%outside%'")
     assert outside == []
+
+
+def test_nothing_is_written_outside_the_output_folder(hostile_run):
+    """Input is data: no field of it names a path that gets written, nothing in the input
+    folder changes, and the output holds table files only."""
+    _, _, _, before, after = hostile_run
+    written = {name: stat for name, stat in after.items() if before.get(name) != stat}
+    assert {n for n in written if n.split("/")[0] != "out"} == set()
+    assert before.keys() <= after.keys()  # nothing deleted either
+    for name in written:
+        parts = name.split("/")
+        if parts[0] != "out" or len(parts) == 1:
+            continue
+        assert parts[1] in TABLES or parts[1] == "_staging", name
+        if len(parts) == 3 and parts[1] in TABLES:
+            assert parts[2].endswith(".parquet"), name
+    assert not any("_staging/" in n for n in written), "staging left behind"
+
+
+def test_no_code_is_loaded_from_input():
+    """Input is parsed with json and text decoding only: no pickle, eval, exec or YAML objects."""
+    risky = ("pickle.load", "pickle.loads", "yaml.load(", "yaml.unsafe_load", "yaml.full_load",
+             "eval(", "exec(", "marshal.load", "shelve.open", "jsonpickle", "dill.load")
+    hits = []
+    for folder in ("transforms", "pipeline"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if any(word in line for word in risky) and not line.lstrip().startswith("#"):
+                    hits.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert hits == []
 
 
 # ---------------------------------------------------------------------------------------------
