@@ -149,7 +149,7 @@ def _walk(
         try:
             st = os.stat(current)
             if (st.st_dev, st.st_ino) in seen:
-                yield current, ("symlink loop: directory already visited through another path")
+                yield current, "symlink loop: directory already visited through another path"
                 continue
             seen.add((st.st_dev, st.st_ino))
             entries = sorted(os.scandir(current), key=lambda e: e.name)
@@ -372,36 +372,8 @@ def decode_text(data: bytes) -> tuple[str, list[str]]:
     Raises InputError for binary content. Control characters other than whitespace are removed
     (with the flag ``control_chars_removed``) so that offsets into the stored body stay exact.
     """
-    flags: list[str] = []
-    text = None
-    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
-        try:  # FF FE 00 00 may also be UTF-16 starting with U+0000: fall through then
-            text = data.decode("utf-32")
-            flags.append("decoded_utf32")
-        except UnicodeDecodeError:
-            pass
-    if text is not None:
-        pass
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            text = data.decode("utf-16")
-            flags.append("decoded_utf16")
-        except UnicodeDecodeError as e:
-            raise InputError(f"invalid UTF-16 after a UTF-16 byte-order mark: {e.reason}") from e
-    elif (text := _utf16_without_bom(data)) is not None:
-        flags.append("decoded_utf16_without_bom")
-    else:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            if _looks_binary(data):
-                raise InputError("binary content, not text") from None
-            try:
-                text = data.decode("cp1252")
-                flags.append("invalid_utf8_decoded_cp1252")
-            except UnicodeDecodeError:
-                text = data.decode("latin-1")
-                flags.append("invalid_utf8_decoded_latin1")
+    text, flag = _decode(data)
+    flags = [flag] if flag else []
     if text.startswith("\ufeff"):
         text = text[1:]
     if _CONTROL.search(text):
@@ -417,9 +389,35 @@ def decode_text(data: bytes) -> tuple[str, list[str]]:
     return text, flags
 
 
+def _decode(data: bytes) -> tuple[str, str | None]:
+    """(text, flag naming the decoding when it was not UTF-8)."""
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        try:
+            return data.decode("utf-32"), "decoded_utf32"
+        except UnicodeDecodeError:
+            pass  # FF FE 00 00 is also UTF-16 starting with U+0000
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), "decoded_utf16"
+        except UnicodeDecodeError as e:
+            raise InputError(f"invalid UTF-16 after a UTF-16 byte-order mark: {e.reason}") from e
+    text = _utf16_without_bom(data)
+    if text is not None:
+        return text, "decoded_utf16_without_bom"
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        if _looks_binary(data):
+            raise InputError("binary content, not text") from None
+    try:
+        return data.decode("cp1252"), "invalid_utf8_decoded_cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "invalid_utf8_decoded_latin1"
+
+
 def _utf16_without_bom(data: bytes) -> str | None:
-    """UTF-16 text saved without a BOM (Windows tools do): mostly-Latin text has a zero byte in
-    every other position and none in the others. None when ``data`` does not look like that."""
+    """UTF-16 text saved without a BOM (Windows tools do): in mostly-Latin text, most bytes in
+    every other position are zero and none in the others. None when ``data`` is not like that."""
     sample = data[:8192]
     if len(data) % 2 or len(sample) < 4:
         return None
