@@ -17,6 +17,7 @@ $(STAMP): setup.py
 run: $(STAMP)
 	$(PY) -m pipeline --input seeds/ --output $(OUT)
 	$(PY) -m pipeline query --output $(OUT)
+	$(PY) -m pipeline report --output $(OUT)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

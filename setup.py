@@ -15,6 +15,7 @@ REQUIREMENTS = [
     "dateparser>=1.2,<2",
     "duckdb>=1.1",
     "datasketch>=1.6,<2",
+    "matplotlib>=3.8",
 ]
 
 setup(
