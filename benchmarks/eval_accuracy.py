@@ -40,7 +40,13 @@ from typing import Any
 
 from transforms import entity_resolution as er
 from transforms import ids, text_dates
-from transforms.entities import DEFAULT_MODEL, load_ner_pipeline, normalise_name, trim_span
+from transforms.entities import (
+    DEFAULT_MODEL,
+    entity_id,
+    load_ner_pipeline,
+    normalise_name,
+    trim_span,
+)
 from transforms.text_dates import resolve_date_mention
 
 # spaCy (OntoNotes) labels -> CoNLL-2003 labels. CoNLL's LOC covers countries, cities, regions
@@ -509,7 +515,8 @@ def old_entity_id(label: str, text: str) -> str:
 
 
 def new_entity_id(label: str, canonical: str) -> str:
-    return ids.stable_id("entity", label, er.entity_key(canonical))
+    """The pipeline's id: label + ``entity_key`` of the canonical name."""
+    return entity_id(label, canonical)
 
 
 def eval_merging(nlp, docs: list[MeantimeDoc], types: tuple[str, ...]) -> dict[str, Any]:

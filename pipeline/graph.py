@@ -36,7 +36,8 @@ def build(
     }
     deduped = dated | "Deduplicate" >> DeduplicateArticles()
     entities = deduped["canonical"] | "ExtractEntities" >> ExtractEntities(
-        options.spacy_model, options.labels(), options.ner_batch_size, stored=stored)
+        options.spacy_model, options.labels(), options.ner_batch_size, stored=stored,
+        date_settings=settings)
     errors = (read["errors"], entities["errors"]) | "AllErrors" >> beam.Flatten()
     ingested = read["ingested"] | "StampRun" >> beam.Map(lambda row: {**row, "run_id": run_id})
 
@@ -44,6 +45,7 @@ def build(
         "articles": deduped["all"],
         "mentions": entities["mentions"],
         "entities": entities["entities"],
+        "dates": entities["dates"],
         "errors": errors,
         "ingest_log": ingested,
     }

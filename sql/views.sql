@@ -3,6 +3,7 @@
 CREATE OR REPLACE VIEW articles   AS SELECT * FROM read_parquet('OUT/articles/*.parquet');
 CREATE OR REPLACE VIEW mentions   AS SELECT * FROM read_parquet('OUT/mentions/*.parquet');
 CREATE OR REPLACE VIEW entities   AS SELECT * FROM read_parquet('OUT/entities/*.parquet');
+CREATE OR REPLACE VIEW dates      AS SELECT * FROM read_parquet('OUT/dates/*.parquet');
 CREATE OR REPLACE VIEW errors     AS SELECT * FROM read_parquet('OUT/errors/*.parquet');
 CREATE OR REPLACE VIEW runs       AS SELECT * FROM read_parquet('OUT/runs/*.parquet');
 CREATE OR REPLACE VIEW ingest_log AS SELECT * FROM read_parquet('OUT/ingest_log/*.parquet');

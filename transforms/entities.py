@@ -2,8 +2,11 @@
 
 NER is the expensive stage, so it runs last, on canonical (non-duplicate) articles only. The
 spaCy pipeline is loaded once per worker in ``setup()`` with only the components NER needs, and
-articles are fed to ``nlp.pipe`` in batches. Each mention carries char offsets into
-``articles.body``; ``entity_id`` is a stable hash of (label, normalised name).
+articles are fed to ``nlp.pipe`` in batches. Mentions come from
+``entity_resolution.resolve_mentions`` (spans repaired, short names and acronyms resolved to the
+article's full name, common aliases collapsed); each carries char offsets into ``articles.body``,
+and ``entity_id`` is a stable hash of (label, normalised canonical name). DATE and TIME spans are
+resolved against the article's ``published_at`` into rows of the ``dates`` table.
 """
 
 from __future__ import annotations
@@ -21,12 +24,16 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from transforms import ids
+from transforms import entity_resolution, ids, text_dates
+from transforms.dates import DateSettings
 from transforms.schemas import error_row
 
 STAGE = "entities"
 ERRORS = "errors"
 STATS = "entity_stats"
+DATES = "dates"
+# Spans that become rows of the dates table, whatever --entity_labels keeps.
+TEMPORAL_LABELS = frozenset({"DATE", "TIME"})
 
 DEFAULT_MODEL = "en_core_web_sm"
 # The PyPI re-upload of en_core_web_sm 3.8.0 installs under this name.
@@ -89,8 +96,12 @@ def _is_abbreviation(text: str) -> bool:
 
 
 def entity_id(label: str, name: str) -> str:
-    """Stable id of an entity: the same (label, normalised name) everywhere."""
-    return ids.stable_id("entity", label, normalise_name(name))
+    """Stable id of an entity: the same (label, normalised name) everywhere.
+
+    Names are normalised by ``entity_resolution.entity_key``: "U.S." and "US", "São Paulo" and
+    "Sao Paulo" give one id.
+    """
+    return ids.stable_id("entity", label, entity_resolution.entity_key(name))
 
 
 def resolve_model_name(model: str) -> str:
@@ -137,19 +148,22 @@ def _pipeline_names(name: str) -> list[str]:
 
 
 def mentions_in(doc, body: str, labels: frozenset[str]) -> list[dict[str, Any]]:
-    """Entity spans of a parsed doc as mention dicts (offsets trimmed to the name itself)."""
-    out = []
-    for ent in doc.ents:
-        if ent.label_ not in labels:
-            continue
-        start, end = trim_span(ent.text)
-        if start >= end:
-            continue
-        text = ent.text[start:end]
-        s, e = ent.start_char + start, ent.start_char + end
-        out.append({"text": text, "label": ent.label_, "start_char": s, "end_char": e,
-                    "entity_id": entity_id(ent.label_, text)})
-    return out
+    """Resolved mentions of a parsed doc as mention dicts (offsets trimmed to the name itself).
+
+    The id comes from the canonical name: "Munir" after "Asim Munir" gets Asim Munir's id.
+    """
+    return [{"text": m.text, "label": m.label, "start_char": m.start_char,
+             "end_char": m.end_char, "entity_id": entity_id(m.label, m.canonical)}
+            for m in entity_resolution.resolve_mentions(doc, labels)]
+
+
+def dates_in(doc, article_id: str, published_at: datetime | None,
+             settings: DateSettings) -> list[dict[str, Any]]:
+    """DATE/TIME spans of a parsed doc as rows of the ``dates`` table, resolved against the
+    article's date: "last month" in an article of 2025-07-04 -> 2025-06-01..2025-06-30."""
+    return [{"article_id": article_id, "start_char": ent.start_char, "end_char": ent.end_char,
+             "text": ent.text, **text_dates.resolve_date_mention(ent.text, published_at, settings)}
+            for ent in doc.ents if ent.label_ in TEMPORAL_LABELS]
 
 
 class ExtractEntitiesFn(beam.DoFn):
@@ -158,12 +172,16 @@ class ExtractEntitiesFn(beam.DoFn):
     Example: ``[{"article_id": "a1", "body": "Donald Trump met ..."}]`` -> ``{"article_id":
     "a1", "entity_id": "9c..", "text": "Donald Trump", "label": "PERSON", "start_char": 0, ...}``
     and on ``entity_stats``: ``("9c..", {"label": "PERSON", "names": {"Donald Trump": 1}, ...})``.
+    With ``date_settings``, also ``dates`` rows: ``{"article_id": "a1", "text": "last month",
+    "resolved_start": date(2025, 6, 1), ..., "status": "resolved"}``.
     """
 
-    def __init__(self, model: str, labels: Iterable[str], batch_size: int = 64) -> None:
+    def __init__(self, model: str, labels: Iterable[str], batch_size: int = 64,
+                 date_settings: DateSettings | None = None) -> None:
         self._model = model
         self._labels = frozenset(labels)
         self._batch_size = batch_size
+        self._date_settings = date_settings
         self._nlp = None
         self._just_loaded = False
         self._articles = Metrics.counter(STAGE, "articles")
@@ -196,6 +214,11 @@ class ExtractEntitiesFn(beam.DoFn):
                 continue
             self._articles.inc()
             yield from self._emit(row, mentions_in(doc, row["body"], self._labels))
+            if self._date_settings is not None:
+                for date_row in dates_in(doc, row["article_id"], row.get("published_at"),
+                                         self._date_settings):
+                    Metrics.counter(STAGE, f"dates_{date_row['status']}").inc()
+                    yield pvalue.TaggedOutput(DATES, date_row)
 
     def _parse_one(self, row: dict[str, Any]):
         try:
@@ -223,9 +246,13 @@ def article_entity_stats(
     per_entity: dict[str, dict[str, Any]] = {}
     for m in mentions:
         stats = per_entity.setdefault(m["entity_id"], {
-            "label": m["label"], "names": Counter(), "mentions": 0, "articles": 1,
-            "first": published_at, "last": published_at})
+            "label": m["label"], "names": Counter(), "canonicals": Counter(), "mentions": 0,
+            "articles": 1, "first": published_at, "last": published_at})
         stats["names"][m["text"]] += 1
+        # A surface name that is itself the canonical one ("Asim Munir", not "Munir"); judged
+        # from the stored columns alone, so reruns over stored mentions name entities alike.
+        if entity_id(m["label"], m["text"]) == m["entity_id"]:
+            stats["canonicals"][m["text"]] += 1
         stats["mentions"] += 1
     return per_entity
 
@@ -242,12 +269,13 @@ class CombineEntityStatsFn(beam.CombineFn):
     """Per-(entity, article) stats in, one ``entities`` row's totals out."""
 
     def create_accumulator(self) -> dict[str, Any]:
-        return {"label": None, "names": Counter(), "mentions": 0, "articles": 0,
-                "first": None, "last": None}
+        return {"label": None, "names": Counter(), "canonicals": Counter(), "mentions": 0,
+                "articles": 0, "first": None, "last": None}
 
     def add_input(self, acc: dict[str, Any], stats: dict[str, Any]) -> dict[str, Any]:
         acc["label"] = acc["label"] or stats["label"]
         acc["names"].update(stats["names"])
+        acc["canonicals"].update(stats.get("canonicals", ()))
         acc["mentions"] += stats["mentions"]
         acc["articles"] += stats["articles"]
         acc["first"] = _min(acc["first"], stats["first"])
@@ -262,7 +290,10 @@ class CombineEntityStatsFn(beam.CombineFn):
 
     def extract_output(self, acc: dict[str, Any]) -> dict[str, Any]:
         ranked = sorted(acc["names"].items(), key=lambda kv: (-kv[1], kv[0]))
-        return {"name": ranked[0][0], "label": acc["label"], "mention_count": acc["mentions"],
+        # The canonical name when the text uses it ("United States", not the more frequent
+        # "US"), else the most frequent one.
+        canon = sorted(acc["canonicals"].items(), key=lambda kv: (-kv[1], kv[0])) or ranked
+        return {"name": canon[0][0], "label": acc["label"], "mention_count": acc["mentions"],
                 "article_count": acc["articles"], "first_seen": acc["first"],
                 "last_seen": acc["last"], "aliases": [n for n, _ in ranked[:_MAX_ALIASES]]}
 
@@ -276,7 +307,9 @@ def _max(a: datetime | None, b: datetime | None) -> datetime | None:
 
 
 class ExtractEntities(beam.PTransform):
-    """Canonical article rows in; returns ``{"mentions", "entities", "errors"}``.
+    """Canonical article rows in; returns ``{"mentions", "entities", "errors", "dates"}``.
+
+    ``dates`` holds the resolved DATE/TIME spans when ``date_settings`` is given (else nothing).
 
     ``stored`` (optional) is ``{"mentions": rows, "articles": rows}`` of earlier runs (articles
     need only ``article_id`` and ``published_at``): the ``entities`` output then holds totals over
@@ -285,10 +318,12 @@ class ExtractEntities(beam.PTransform):
     """
 
     def __init__(self, model: str, labels: Iterable[str], batch_size: int = 64,
-                 stored: dict[str, Any] | None = None) -> None:
+                 stored: dict[str, Any] | None = None,
+                 date_settings: DateSettings | None = None) -> None:
         super().__init__()
         self._model, self._labels, self._batch_size = model, tuple(labels), batch_size
         self._stored = stored
+        self._date_settings = date_settings
 
     def expand(self, articles):
         results = (
@@ -296,8 +331,8 @@ class ExtractEntities(beam.PTransform):
             | "BatchArticles" >> beam.BatchElements(
                 min_batch_size=1, max_batch_size=self._batch_size)
             | "RecogniseEntities" >> beam.ParDo(ExtractEntitiesFn(
-                self._model, self._labels, self._batch_size)).with_outputs(
-                    ERRORS, STATS, main="mentions")
+                self._model, self._labels, self._batch_size, self._date_settings)).with_outputs(
+                    ERRORS, STATS, DATES, main="mentions")
         )
         stats = results[STATS]
         if self._stored is not None:
@@ -317,4 +352,5 @@ class ExtractEntities(beam.PTransform):
             | "SumPerEntity" >> beam.CombinePerKey(CombineEntityStatsFn())
             | "EntityRows" >> beam.MapTuple(lambda eid, row: {"entity_id": eid, **row})
         )
-        return {"mentions": results.mentions, "entities": entities, "errors": results[ERRORS]}
+        return {"mentions": results.mentions, "entities": entities, "errors": results[ERRORS],
+                "dates": results[DATES]}

@@ -9,6 +9,8 @@ Tables (``OUT/<table>/*.parquet``):
 - ``articles``: one row per input record that became an article, duplicates included.
 - ``mentions``: one row per entity occurrence in a canonical article, offsets into ``body``.
 - ``entities``: one row per ``entity_id`` with totals.
+- ``dates``: one row per DATE/TIME span in a canonical article, resolved against its
+  ``published_at`` (``transforms.text_dates``).
 - ``errors``: one row per input record (or file) that could not become an article, with the reason.
 - ``runs``: one row per run (the run log); ``ingest_log``: one row per input file ingested.
 """
@@ -70,6 +72,20 @@ ENTITIES = pa.schema(
     ]
 )
 
+DATES = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("start_char", pa.int64(), nullable=False),
+        pa.field("end_char", pa.int64(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        # Inclusive calendar range; both null unless status is "resolved".
+        pa.field("resolved_start", pa.date32()),
+        pa.field("resolved_end", pa.date32()),
+        pa.field("granularity", pa.string()),  # day | week | month | quarter | year | decade
+        pa.field("status", pa.string(), nullable=False),  # resolved, or why not
+    ]
+)
+
 ERRORS = pa.schema(
     [
         pa.field("source_uri", pa.string(), nullable=False),
@@ -108,13 +124,15 @@ TABLES: dict[str, pa.Schema] = {
     "articles": ARTICLES,
     "mentions": MENTIONS,
     "entities": ENTITIES,
+    "dates": DATES,
     "errors": ERRORS,
     "runs": RUNS,
     "ingest_log": INGEST_LOG,
 }
 
 # Tables the Beam graph writes; `runs` is written by the driver once the run has finished.
-PIPELINE_TABLES = ("articles", "mentions", "entities", "errors", "ingest_log")
+PIPELINE_TABLES = (
+    "articles", "mentions", "entities", "dates", "errors", "ingest_log")
 
 
 def project(row: Mapping[str, Any], schema: pa.Schema) -> dict[str, Any]:

@@ -151,3 +151,27 @@ def test_python_dash_m_on_seeds_prints_summary(tmp_path):
     assert "read.articles" in proc.stdout
     n = duckdb.execute(f"SELECT count(*) FROM read_parquet('{tmp_path}/out/articles/*.parquet')")
     assert n.fetchone()[0] == 1
+
+
+def test_sample_article_entities_are_resolved_and_dates_placed(output):
+    con = connect(str(output[0]))
+    (article_id,), = con.execute("SELECT article_id FROM articles "
+                                 "WHERE source_uri LIKE '%000_5b6004b25d51efef.txt'").fetchall()
+    ids = dict(con.execute("SELECT text, any_value(entity_id) FROM mentions WHERE article_id = ? "
+                           "GROUP BY text HAVING count(DISTINCT entity_id) = 1",
+                           [article_id]).fetchall())
+    assert {"Zaheer Ahmed Baber Sidhu", "Asim Munir", "PAF"} <= ids.keys()
+    assert ids["Sidhu"] == ids["Zaheer Ahmed Baber Sidhu"]
+    assert ids["PAF"] == ids["Pakistan Air Force"]
+    assert ids["US"] == ids["United States"] == ids["America"]
+    name, = con.execute("SELECT name FROM entities WHERE entity_id = ?", [ids["US"]]).fetchone()
+    assert name == "United States"
+    dates = {text: (str(start), str(end), granularity) for text, start, end, granularity in
+             con.execute("SELECT text, resolved_start, resolved_end, granularity FROM dates "
+                         "WHERE article_id = ? AND status = 'resolved'", [article_id]).fetchall()}
+    assert dates["last month"] == ("2025-06-01", "2025-06-30", "month")
+    assert dates["Wednesday"] == ("2025-07-02", "2025-07-02", "day")
+    assert dates["the past decade"] == ("2015-07-04", "2025-07-04", "decade")
+    bad = con.execute("""SELECT count(*) FROM dates d JOIN articles a USING (article_id)
+        WHERE substr(a.body, d.start_char + 1, d.end_char - d.start_char) <> d.text""")
+    assert bad.fetchone()[0] == 0

@@ -54,3 +54,50 @@ def test_mentions_and_entity_totals(ruler_model):
             ("India", 1, 1, day, day), ("David Allvin", 1, 1, later, later),
             ("Pentagon", 1, 1, later, later),
         ]), label="entities")
+
+
+def test_entity_ids_follow_the_canonical_name(ruler_model):
+    day = datetime(2025, 7, 4, tzinfo=timezone.utc)
+    articles = [{"article_id": "a1", "source_uri": "f", "record_index": 0, "published_at": day,
+                 "body": "Donald Trump met the US envoy, and Trump said Trump would help."}]
+    with local_pipeline() as p:
+        out = p | beam.Create(articles) | ExtractEntities(ruler_model, ["PERSON", "GPE"])
+        ids = out["mentions"] | "Ids" >> beam.Map(lambda m: (m["text"], m["entity_id"]))
+        trump = entity_id("PERSON", "Donald Trump")
+        assert_that(ids, equal_to([
+            ("Donald Trump", trump), ("US", entity_id("GPE", "United States")),
+            ("Trump", trump), ("Trump", trump),
+        ]), label="mentions")
+        # The name is the canonical one when the text uses it, even if a short form is commoner.
+        names = out["entities"] | "Names" >> beam.Map(
+            lambda e: (e["name"], e["mention_count"], sorted(e["aliases"])))
+        assert_that(names, equal_to([
+            ("Donald Trump", 3, ["Donald Trump", "Trump"]), ("US", 1, ["US"]),
+        ]), label="entities")
+
+
+def test_date_mentions_are_resolved_against_the_article_date(ruler_model):
+    from datetime import date
+
+    from transforms.dates import DateSettings
+
+    body = "Pakistan and India spoke on Wednesday."
+    articles = [
+        {"article_id": "a1", "source_uri": "f", "record_index": 0, "body": body,
+         "published_at": datetime(2025, 7, 4, 8, tzinfo=timezone.utc)},
+        {"article_id": "a2", "source_uri": "f", "record_index": 1, "body": body,
+         "published_at": None},
+    ]
+    with local_pipeline() as p:
+        out = p | beam.Create(articles) | ExtractEntities(
+            ruler_model, ["GPE"], date_settings=DateSettings())  # DATE not among the labels
+        assert_that(out["dates"], equal_to([
+            {"article_id": "a1", "start_char": 28, "end_char": 37, "text": "Wednesday",
+             "resolved_start": date(2025, 7, 2), "resolved_end": date(2025, 7, 2),
+             "granularity": "day", "status": "resolved"},
+            {"article_id": "a2", "start_char": 28, "end_char": 37, "text": "Wednesday",
+             "resolved_start": None, "resolved_end": None, "granularity": None,
+             "status": "relative_without_base"},
+        ]), label="dates")
+        labels = out["mentions"] | "Labels" >> beam.Map(lambda m: m["label"])
+        assert_that(labels, equal_to(["GPE"] * 4), label="mentions")
