@@ -120,6 +120,21 @@ INGEST_LOG = pa.schema(
     ]
 )
 
+SIGNATURES = pa.schema(
+    [
+        # One row per canonical article signed for near-duplicate matching (articles shorter than
+        # DedupSettings.min_words are matched exactly only and have none). Later runs compare new
+        # articles with these instead of re-reading old bodies; `scheme` names how `minhash` was
+        # computed, and signatures of another scheme are ignored.
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("cluster_id", pa.string(), nullable=False),
+        pa.field("published_at", UTC_TS),
+        pa.field("content_hash", pa.string(), nullable=False),
+        pa.field("scheme", pa.string(), nullable=False),
+        pa.field("minhash", pa.binary(), nullable=False),  # num_perm little-endian uint32
+    ]
+)
+
 TABLES: dict[str, pa.Schema] = {
     "articles": ARTICLES,
     "mentions": MENTIONS,
@@ -128,11 +143,12 @@ TABLES: dict[str, pa.Schema] = {
     "errors": ERRORS,
     "runs": RUNS,
     "ingest_log": INGEST_LOG,
+    "signatures": SIGNATURES,
 }
 
 # Tables the Beam graph writes; `runs` is written by the driver once the run has finished.
 PIPELINE_TABLES = (
-    "articles", "mentions", "entities", "dates", "errors", "ingest_log")
+    "articles", "mentions", "entities", "dates", "errors", "ingest_log", "signatures")
 
 
 def project(row: Mapping[str, Any], schema: pa.Schema) -> dict[str, Any]:
