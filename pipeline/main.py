@@ -169,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         from pipeline import report
 
         return report.main(argv[1:])
+    if any(a == "--watch" or a.startswith("--watch=") for a in argv):
+        from pipeline import watch
+
+        return watch.main(argv)
     try:
         result = run(argv)
     except UserError as e:

@@ -58,6 +58,17 @@ class NewsOptions(PipelineOptions):
         parser.add_argument(
             "--follow_symlinks", action="store_true", default=False,
             help="Follow symlinks that point outside the input directories.")
+        parser.add_argument(
+            "--watch", type=str, default=None,
+            help="Watch this folder (recursively) and ingest files as they land, until Ctrl-C or "
+                 "SIGTERM; replaces --input. See README, Watching a folder.")
+        parser.add_argument(
+            "--poll_interval", type=float, default=1.0,
+            help="With --watch: seconds between two listings of the folder.")
+        parser.add_argument(
+            "--settle_seconds", type=float, default=0.5,
+            help="With --watch: a file is read once nothing changed it for this long (guards "
+                 "against half-written files).")
 
     def read_limits(self) -> ReadLimits:
         return ReadLimits(

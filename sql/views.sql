@@ -23,3 +23,20 @@ FROM (SELECT DISTINCT article_id, entity_id FROM mentions) a
 JOIN (SELECT DISTINCT article_id, entity_id FROM mentions) b
   ON a.article_id = b.article_id AND a.entity_id < b.entity_id
 GROUP BY ALL;
+
+-- Live entity totals, computed from mentions when queried: current while the folder watcher
+-- (`--watch`) appends mentions, whereas the `entities` table is rewritten by batch runs only
+-- (each recomputes it from every stored mention, watcher's included). Same columns as `entities`;
+-- `name` is the most frequent mention text.
+CREATE OR REPLACE VIEW entity_totals AS
+WITH names AS (
+    SELECT entity_id, text, count(*) AS n FROM mentions GROUP BY ALL
+), ranked AS (
+    SELECT entity_id, list(text ORDER BY n DESC, text) AS aliases FROM names GROUP BY entity_id
+)
+SELECT m.entity_id, r.aliases[1] AS name, any_value(m.label) AS label,
+       count(*) AS mention_count, count(DISTINCT m.article_id) AS article_count,
+       min(a.published_at) AS first_seen, max(a.published_at) AS last_seen,
+       r.aliases[1:20] AS aliases
+FROM mentions m JOIN ranked r USING (entity_id) LEFT JOIN articles a USING (article_id)
+GROUP BY m.entity_id, r.aliases;
