@@ -32,9 +32,10 @@ def build(
     dated = read["articles"] | "NormaliseDates" >> NormaliseDates(settings)
     stored = {
         "articles": read_stored(p, "StoredArticles", state.articles, list(ARTICLE_KEYS)),
+        "signatures": read_stored(p, "StoredSignatures", state.signatures),
         "mentions": read_stored(p, "StoredMentions", state.mentions, list(STORED_MENTION_COLUMNS)),
     }
-    deduped = dated | "Deduplicate" >> DeduplicateArticles()
+    deduped = dated | "Deduplicate" >> DeduplicateArticles(options.dedup_settings(), stored)
     entities = deduped["canonical"] | "ExtractEntities" >> ExtractEntities(
         options.spacy_model, options.labels(), options.ner_batch_size, stored=stored,
         date_settings=settings)
@@ -48,6 +49,7 @@ def build(
         "dates": entities["dates"],
         "errors": errors,
         "ingest_log": ingested,
+        "signatures": deduped["signatures"],
     }
     for name, rows in tables.items():
         _ = rows | f"Write{name.title().replace('_', '')}" >> WriteTable(name, staging)

@@ -49,6 +49,11 @@ def parse_options(argv: list[str]) -> NewsOptions:
         raise UserError("no --input given: pass a file, a directory or a glob of articles")
     if not news.output:
         raise UserError("no --output given: pass the directory that receives the tables")
+    try:  # option values the settings classes reject are the user's mistake, not a crash
+        news.dedup_settings()
+        news.date_settings()
+    except Exception as e:  # noqa: BLE001 - ValueError, or pytz's UnknownTimeZoneError
+        raise UserError(f"invalid option: {e}") from None
     standard = options.view_as(StandardOptions)
     if standard.runner is None:
         standard.runner = DEFAULT_LOCAL_RUNNER  # DirectRunner would first try to download Prism
@@ -108,6 +113,12 @@ def run(argv: list[str] | None = None) -> PipelineResult:
     final_state = result.wait_until_finish()
     if final_state != PipelineState.DONE:
         raise RunFailed(f"the runner ended in state {final_state}; nothing was published")
+    # Beam's sinks write at least one file per table (an empty one when there are no rows). None
+    # here means the workers wrote to disks this process does not see: publishing would lose rows.
+    if not any(f.endswith(".parquet") for _, _, files in os.walk(staging) for f in files):
+        raise RunFailed(f"the job finished but none of its files are under {staging}: on a "
+                        "cluster, --output must be a folder that the workers and this machine "
+                        "share (README, Running on a cluster); nothing was published")
 
     counters = collect_counters(result)
     run_row = {

@@ -6,6 +6,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.dates import DateSettings
 from transforms.entities import DEFAULT_MODEL, NAMED_LABELS
+from transforms.near_dup import DedupSettings
 from transforms.read import ReadLimits
 
 DEFAULT_LOCAL_RUNNER = "FnApiRunner"
@@ -18,6 +19,7 @@ class NewsOptions(PipelineOptions):
     def _add_argparse_args(cls, parser) -> None:
         limits = ReadLimits()
         dates = DateSettings()
+        dedup = DedupSettings()
         parser.add_argument(
             "--input", action="append", default=None,
             help="Article file, directory (read recursively) or glob; repeat for several. "
@@ -56,6 +58,20 @@ class NewsOptions(PipelineOptions):
             "--max_records_per_file", type=int, default=limits.max_records_per_file,
             help="Records after this many in one file become one error row.")
         parser.add_argument(
+            "--near_threshold", type=float, default=dedup.near_threshold,
+            help="Estimated Jaccard of word shingles at or above which two articles are one "
+                 "story (near-duplicates; see transforms/near_dup.py for why 0.65).")
+        parser.add_argument(
+            "--shingle_size", type=int, default=dedup.shingle_size,
+            help="Words per shingle for near-duplicate matching.")
+        parser.add_argument(
+            "--near_min_words", type=int, default=dedup.min_words,
+            help="Articles shorter than this are matched exactly only (templated short items "
+                 "would otherwise collapse into one story).")
+        parser.add_argument(
+            "--no_near_dedup", action="store_true", default=False,
+            help="Exact-duplicate matching only.")
+        parser.add_argument(
             "--follow_symlinks", action="store_true", default=False,
             help="Follow symlinks that point outside the input directories.")
         parser.add_argument(
@@ -77,6 +93,14 @@ class NewsOptions(PipelineOptions):
             max_article_chars=self.max_article_chars,
             max_records_per_file=self.max_records_per_file,
             follow_symlinks=self.follow_symlinks,
+        )
+
+    def dedup_settings(self) -> DedupSettings:
+        return DedupSettings(
+            near_enabled=not self.no_near_dedup,
+            near_threshold=self.near_threshold,
+            shingle_size=self.shingle_size,
+            min_words=self.near_min_words,
         )
 
     def date_settings(self) -> DateSettings:
