@@ -89,8 +89,9 @@ def test_offsets_point_into_the_body(output):
 
 def test_ids_unique_and_mentions_reference_entities(output):
     con = connect(str(output[0]))
-    assert con.execute("SELECT count(*) - count(DISTINCT article_id) FROM articles").fetchone()[0] == 0
-    assert con.execute("SELECT count(*) - count(DISTINCT entity_id) FROM entities").fetchone()[0] == 0
+    for table, key in (("articles", "article_id"), ("entities", "entity_id")):
+        repeated = con.execute(f"SELECT count(*) - count(DISTINCT {key}) FROM {table}")
+        assert repeated.fetchone()[0] == 0, table
     orphans = con.execute("SELECT count(*) FROM mentions WHERE entity_id NOT IN "
                       "(SELECT entity_id FROM entities)").fetchone()[0]
     assert orphans == 0
