@@ -26,6 +26,7 @@ that matches it becomes its duplicate even when it carries an earlier date.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -175,31 +176,76 @@ class SignArticleFn(beam.DoFn):
             yield dict(row, **{_SIG: sig})
 
 
-def _ident(key: OrderKey) -> str:
-    return key[-1]
+def band_entries(node: tuple[OrderKey, bytes], settings: DedupSettings) -> list[Any]:
+    """``(key, sig)`` in; ``(band_key, (rank, key))`` out for each band, ``rank`` being the
+    member's sampling rank in that bucket (`near_dup.stable_rank` salted with the band key)."""
+    key, sig = node
+    return [(band, (near_dup.stable_rank(key[-1], band), key))
+            for band in near_dup.band_keys(sig, settings)]
+
+
+class SampleBucketFn(beam.CombineFn):
+    """Members ``(rank, key)`` of one band bucket in; ``(the max_bucket smallest ranks' keys,
+    how many were left out)`` out. Holds at most 2 x ``max_bucket`` members whatever the bucket
+    size, and combines before the shuffle, so a boilerplate bucket costs no more than the cap.
+
+    Example (cap 2): ``(r3, k1), (r1, k2), (r2, k3)`` -> ``([k2, k3], 1)``.
+    """
+
+    def __init__(self, cap: int) -> None:
+        self._cap = cap
+
+    def create_accumulator(self) -> tuple[list[Any], int]:
+        return [], 0
+
+    def _trim(self, members: list[Any], seen: int) -> tuple[list[Any], int]:
+        if len(members) > 2 * self._cap:
+            members = heapq.nsmallest(self._cap, members)
+        return members, seen
+
+    def add_input(self, acc, member):
+        members, seen = acc
+        members.append(member)
+        return self._trim(members, seen + 1)
+
+    def merge_accumulators(self, accs):
+        merged: list[Any] = []
+        seen = 0
+        for members, count in accs:
+            merged.extend(members)
+            seen += count
+            merged, seen = self._trim(merged, seen)
+        return merged, seen
+
+    def extract_output(self, acc) -> tuple[list[OrderKey], int]:
+        members, seen = acc
+        kept = heapq.nsmallest(self._cap, members)
+        return [key for _, key in kept], seen - len(kept)
+
+
+def _has_pairs(bucket: tuple[bytes, dict[str, list[tuple[list[OrderKey], int]]]]) -> bool:
+    """Most buckets hold one article: dropped here, before any per-bucket work."""
+    new = bucket[1]["new"]
+    return bool(new) and (len(new[0][0]) > 1 or bool(bucket[1]["stored"]))
 
 
 class PairBucketFn(beam.DoFn):
-    """``(band_key, {"new": [OrderKey], "stored": [OrderKey]})`` in; candidate pairs out.
+    """``(band_key, {"new": [(keys, left_out)], "stored": [(keys, left_out)]})`` in (one sampled
+    list per side); candidate pairs out: new x new and new x stored.
 
-    A bucket larger than ``max_bucket`` is sampled (`near_dup.sample_bucket`): memory and pairs
-    per bucket stay bounded whatever boilerplate many articles share.
     Example: ``new=[k1, k2], stored=[s]`` -> ``(k1, k2), (k1, s), (k2, s)``.
     """
 
-    def __init__(self, max_bucket: int) -> None:
-        self._cap = max_bucket
+    def __init__(self) -> None:
         self._overflow = Metrics.counter(STAGE, "bucket_members_sampled_out")
 
     @timed_process(STAGE)
-    def process(self, element: tuple[bytes, dict[str, Iterable[OrderKey]]]) -> Iterator[Any]:
-        band, members = element
-        new, left_new = near_dup.sample_bucket(members["new"], self._cap, _ident, band)
-        if not new:
-            return
-        stored, left_stored = near_dup.sample_bucket(members["stored"], self._cap, _ident, band)
-        if left_new or left_stored:
-            self._overflow.inc(left_new + left_stored)
+    def process(self, element: tuple[bytes, dict[str, list[Any]]]) -> Iterator[Any]:
+        _, sides = element
+        new, left = sides["new"][0]
+        stored, left_stored = sides["stored"][0] if sides["stored"] else ([], 0)
+        if left or left_stored:
+            self._overflow.inc(left + left_stored)
         yield from near_dup.bucket_pairs(new, stored)
 
 
@@ -282,15 +328,17 @@ class FindSimilarPairs(beam.PTransform):
         new = signed | "NewNodes" >> beam.Map(lambda r: (_key(r), r[_SIG]))
         stored = self._stored | "StoredNodes" >> beam.ParDo(StoredNodeFn(s.scheme))
 
-        def bands(node):
-            key, sig = node
-            return [(band, key) for band in near_dup.band_keys(sig, s)]
-
+        buckets = {
+            side: nodes_
+            | f"{side.title()}Bands" >> beam.FlatMap(band_entries, s)
+            | f"Sample{side.title()}Buckets" >> beam.CombinePerKey(SampleBucketFn(s.max_bucket))
+            for side, nodes_ in (("new", new), ("stored", stored))
+        }
         pairs = (
-            {"new": new | "NewBands" >> beam.FlatMap(bands),
-             "stored": stored | "StoredBands" >> beam.FlatMap(bands)}
+            buckets
             | "GroupByBand" >> beam.CoGroupByKey()
-            | "PairBuckets" >> beam.ParDo(PairBucketFn(s.max_bucket))
+            | "KeepBucketsWithPairs" >> beam.Filter(_has_pairs)
+            | "PairBuckets" >> beam.ParDo(PairBucketFn())
             | "DistinctPairs" >> beam.Distinct()
         )
         nodes = (new, stored) | "AllNodes" >> beam.Flatten()
