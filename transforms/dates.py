@@ -33,6 +33,8 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from transforms.timing import timed_process
+
 UTC = timezone.utc
 MIN_YEAR = 1000
 MAX_YEAR = 2200
@@ -575,6 +577,7 @@ class NormaliseDateFn(beam.DoFn):
     def setup(self) -> None:
         warm_up(self._settings)
 
+    @timed_process(METRICS_NAMESPACE)
     def process(self, element: dict[str, Any]) -> Iterator[dict[str, Any]]:
         parsed = normalise_date(element.get("published_raw"), self._settings)
         self._total.inc()
