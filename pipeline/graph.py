@@ -27,7 +27,8 @@ def build(
     read = (
         p
         | "Inputs" >> beam.Create(options.input)
-        | "ReadArticles" >> ReadArticles(options.read_limits(), settings, known)
+        | "ReadArticles" >> ReadArticles(
+            options.read_limits(), settings, known, exclude_dir=options.output)
     )
     dated = read["articles"] | "NormaliseDates" >> NormaliseDates(settings)
     stored = {

@@ -626,14 +626,18 @@ class ExpandInputsFn(beam.DoFn):
     Example: ``"seeds/"`` -> ``"/abs/seeds/000_5b6004b25d51efef.txt"``.
     """
 
-    def __init__(self, follow_symlinks: bool = False) -> None:
+    def __init__(self, follow_symlinks: bool = False, exclude_dir: str | None = None) -> None:
         self._follow = follow_symlinks
+        # The run's own output: an --output inside an --input folder must not be read back.
+        self._exclude = None if exclude_dir is None else os.path.abspath(exclude_dir) + os.sep
         self._files = Metrics.counter(STAGE, "files")
 
     @timed_process(STAGE)
     def process(self, pattern: str):
         matched = False
         for path, problem in iter_input_files(pattern, self._follow):
+            if self._exclude and (path + os.sep).startswith(self._exclude):
+                continue
             if problem is None:
                 matched = True
                 self._files.inc()
@@ -855,17 +859,20 @@ class ReadArticles(beam.PTransform):
     """``--input`` patterns in; outputs ``articles`` (raw rows), ``errors``, ``ingested``.
 
     ``known`` is an optional side input ``{source_uri: fingerprint}`` of files ingested by earlier
-    runs: an unchanged file is skipped, a changed one is read again.
+    runs: an unchanged file is skipped, a changed one is read again. Files under ``exclude_dir``
+    (the run's own ``--output``) are never read.
     """
 
     def __init__(self, limits: ReadLimits, settings: DateSettings,
-                 known: beam.pvalue.AsSingleton | None = None) -> None:
+                 known: beam.pvalue.AsSingleton | None = None,
+                 exclude_dir: str | None = None) -> None:
         super().__init__()
         self._limits, self._settings, self._known = limits, settings, known
+        self._exclude_dir = exclude_dir
 
     def expand(self, patterns):
-        expanded = patterns | "ExpandInputs" >> beam.ParDo(
-            ExpandInputsFn(self._limits.follow_symlinks)).with_outputs(ERRORS, main="files")
+        expanded = patterns | "ExpandInputs" >> beam.ParDo(ExpandInputsFn(
+            self._limits.follow_symlinks, self._exclude_dir)).with_outputs(ERRORS, main="files")
         files = expanded.files | "SpreadFiles" >> beam.Reshuffle()
         side = [self._known] if self._known is not None else []
         read = files | "ReadFiles" >> beam.ParDo(

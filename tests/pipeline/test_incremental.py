@@ -52,3 +52,18 @@ def test_reruns_ingest_only_new_or_changed_files(tmp_path, ruler_model):
     pakistan = con.execute(
         "SELECT mention_count, article_count FROM entities WHERE name = 'Pakistan'").fetchall()
     assert pakistan == [(3, 3)]
+
+
+def test_output_inside_an_input_folder_is_never_read_back(tmp_path, ruler_model):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.txt").write_text("Pakistan and India held talks.")
+    out = str(inbox / "out")
+    args = ["--input", str(inbox), "--output", out, "--spacy_model", ruler_model,
+            "--direct_num_workers=1"]
+    run(args)
+    second = run(args)
+    assert second.counters.get("read.files", 0) == 1
+    con = connect(out)
+    assert _count(con, "SELECT count(*) FROM errors") == 0
+    assert _count(con, "SELECT count(*) FROM articles") == 1
