@@ -23,6 +23,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
+from apache_beam.utils import shared
 
 from transforms import entity_resolution, ids, text_dates
 from transforms.dates import DateSettings
@@ -185,17 +186,23 @@ class ExtractEntitiesFn(beam.DoFn):
         self._date_settings = date_settings
         self._nlp = None
         self._just_loaded = False
+        # One model per worker process, however many DoFn instances (threads) the runner makes.
+        self._shared = shared.Shared()
         self._articles = Metrics.counter(STAGE, "articles")
         self._mentions = Metrics.counter(STAGE, "mentions")
         self._errors = Metrics.counter(STAGE, "errors")
         self._loads = Metrics.counter(STAGE, "model_loads")
 
     def setup(self) -> None:
-        self._nlp = load_ner_pipeline(self._model)
+        self._nlp = self._shared.acquire(self._load, tag=self._model)
+
+    def _load(self):
+        nlp = load_ner_pipeline(self._model)
         self._just_loaded = True
         if log := os.environ.get(LOAD_LOG_ENV):
             with open(log, "a", encoding="utf-8") as f:
                 f.write(f"{os.getpid()}\n")
+        return nlp
 
     @timed_process(STAGE)
     def process(self, batch: list[dict[str, Any]]):
