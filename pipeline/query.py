@@ -32,11 +32,24 @@ def views_sql(output: str) -> str:
 
 
 def connect(output: str):
-    """An in-memory DuckDB connection with one view per table of ``output``."""
+    """An in-memory DuckDB connection with one view per table of ``output``.
+
+    A table that an older output does not have yet (written before the table existed) is an
+    empty view with the table's schema, so queries and the report still run on it.
+    """
     import duckdb
 
+    from transforms.schemas import TABLES
+
     con = duckdb.connect()
-    con.execute(views_sql(output))
+    sql = views_sql(output)
+    prefix = "read_parquet('" + os.path.abspath(output).replace("'", "''")
+    for table, schema in TABLES.items():
+        folder = os.path.join(output, table)
+        if not (os.path.isdir(folder) and any(f.endswith(".parquet") for f in os.listdir(folder))):
+            con.register(f"_empty_{table}", schema.empty_table())
+            sql = sql.replace(f"{prefix}/{table}/*.parquet')", f"_empty_{table}")
+    con.execute(sql)
     return con
 
 
