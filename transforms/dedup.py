@@ -176,12 +176,40 @@ class SignArticleFn(beam.DoFn):
             yield dict(row, **{_SIG: sig})
 
 
-def band_entries(node: tuple[OrderKey, bytes], settings: DedupSettings) -> list[Any]:
-    """``(key, sig)`` in; ``(band_key, (rank, key))`` out for each band, ``rank`` being the
-    member's sampling rank in that bucket (`near_dup.stable_rank` salted with the band key)."""
-    key, sig = node
-    return [(band, (near_dup.stable_rank(key[-1], band), key))
-            for band in near_dup.band_keys(sig, settings)]
+def band_entries(node: tuple[OrderKey, bytes, list[bytes]]) -> list[Any]:
+    """``(key, sig, band_keys)`` in; ``(band_key, (rank, key))`` out for each band, ``rank``
+    being the member's sampling rank in that bucket (`near_dup.stable_rank` salted with it)."""
+    key, _, bands = node
+    return [(band, (near_dup.stable_rank(key[-1], band), key)) for band in bands]
+
+
+class BuildBloomFn(beam.CombineFn):
+    """Keys (bytes) in; a `near_dup.BloomFilter` holding them out (an empty one for none)."""
+
+    def create_accumulator(self) -> near_dup.BloomFilter:
+        return near_dup.BloomFilter()
+
+    def add_input(self, acc: near_dup.BloomFilter, item: bytes) -> near_dup.BloomFilter:
+        acc.add(item)
+        return acc
+
+    def merge_accumulators(self, accs: Iterable[near_dup.BloomFilter]) -> near_dup.BloomFilter:
+        accs = iter(accs)
+        merged = next(accs)
+        for acc in accs:
+            merged.merge(acc)
+        return merged
+
+    def extract_output(self, acc: near_dup.BloomFilter) -> near_dup.BloomFilter:
+        return acc
+
+
+def _id_key(article_id: str) -> bytes:
+    return b"id:" + article_id.encode("utf-8")
+
+
+def _may_match(row: dict[str, Any], wanted: near_dup.BloomFilter) -> bool:
+    return row["content_hash"].encode("utf-8") in wanted
 
 
 class SampleBucketFn(beam.CombineFn):
@@ -293,18 +321,32 @@ def confirm_pairs(element: tuple[str, dict[str, Iterable[Any]]],
 
 
 class StoredNodeFn(beam.DoFn):
-    """SIGNATURES row of an earlier run in; ``(OrderKey, sig)`` out if its scheme is ours."""
+    """SIGNATURES row of an earlier run in; ``(OrderKey, sig, band_keys)`` out if its scheme is
+    ours and, given ``wanted`` (a Bloom filter of this run's band keys and of the ids its
+    copies need), only if it may matter to this run: then only its bands that may be shared.
 
-    def __init__(self, scheme: str) -> None:
-        self._scheme = scheme
+    Example: a stored story none of whose 32 band keys occurs among the new articles -> nothing.
+    """
+
+    def __init__(self, settings: DedupSettings) -> None:
+        self._settings = settings
         self._skipped = Metrics.counter(STAGE, "stored_signatures_other_scheme")
+        self._used = Metrics.counter(STAGE, "stored_signatures_compared")
 
     @timed_process(STAGE)
-    def process(self, row: dict[str, Any]) -> Iterator[Any]:
-        if row["scheme"] != self._scheme:
+    def process(self, row: dict[str, Any],
+                wanted: near_dup.BloomFilter | None = None) -> Iterator[Any]:
+        if row["scheme"] != self._settings.scheme:
             self._skipped.inc()
             return
-        yield order_key(row["article_id"], row.get("published_at"), stored=True), row["minhash"]
+        sig = row["minhash"]
+        bands = near_dup.band_keys(sig, self._settings)
+        if wanted is not None:
+            bands = [band for band in bands if band in wanted]
+            if not bands and _id_key(row["article_id"]) not in wanted:
+                return
+        self._used.inc()
+        yield order_key(row["article_id"], row.get("published_at"), stored=True), sig, bands
 
 
 class FindSimilarPairs(beam.PTransform):
@@ -312,25 +354,35 @@ class FindSimilarPairs(beam.PTransform):
     "sigs": (id, sig) of stored articles new rows may join, "copies": scored copy rows}``.
 
     Memory per worker: one band bucket (<= 2 x ``max_bucket`` keys), one article's partners.
-    Cost per run: band keys of new and stored signatures (stored ones are re-banded from their
-    values, so ``near_threshold`` can change between runs), and one shuffle of stored signatures.
+    Cost per run: every stored signature is read and re-banded (from its values, so
+    ``near_threshold`` can change between runs), but with ``filter_stored`` only those sharing
+    a band key with a new article (or needed by a copy) are shuffled.
     """
 
     def __init__(self, settings: DedupSettings, stored_signatures: beam.PCollection,
-                 copies: beam.PCollection) -> None:
+                 copies: beam.PCollection, filter_stored: bool = False) -> None:
         super().__init__()
         self._settings = settings
         self._stored = stored_signatures
         self._copies = copies
+        self._filter = filter_stored
 
     def expand(self, signed):
         s = self._settings
-        new = signed | "NewNodes" >> beam.Map(lambda r: (_key(r), r[_SIG]))
-        stored = self._stored | "StoredNodes" >> beam.ParDo(StoredNodeFn(s.scheme))
+        new = signed | "NewNodes" >> beam.Map(
+            lambda r: (_key(r), r[_SIG], near_dup.band_keys(r[_SIG], s)))
+        wanted = None
+        if self._filter:
+            wanted = pvalue.AsSingleton(
+                (new | "NewBandKeys" >> beam.FlatMap(lambda n: n[2]),
+                 self._copies | "CopyTargets" >> beam.Map(lambda c: _id_key(c[0])))
+                | "RunKeys" >> beam.Flatten()
+                | "RunKeyFilter" >> beam.CombineGlobally(BuildBloomFn()))
+        stored = self._stored | "StoredNodes" >> beam.ParDo(StoredNodeFn(s), wanted)
 
         buckets = {
             side: nodes_
-            | f"{side.title()}Bands" >> beam.FlatMap(band_entries, s)
+            | f"{side.title()}Bands" >> beam.FlatMap(band_entries)
             | f"Sample{side.title()}Buckets" >> beam.CombinePerKey(SampleBucketFn(s.max_bucket))
             for side, nodes_ in (("new", new), ("stored", stored))
         }
@@ -343,7 +395,7 @@ class FindSimilarPairs(beam.PTransform):
         )
         nodes = (new, stored) | "AllNodes" >> beam.Flatten()
         partners = (
-            {"node": nodes | "NodeById" >> beam.Map(lambda n: (n[0][-1], n)),
+            {"node": nodes | "NodeById" >> beam.Map(lambda n: (n[0][-1], (n[0], n[1]))),
              "pairs": pairs | "PairByB" >> beam.Map(lambda p: (p[1][-1], p[0])),
              "copies": self._copies}
             | "GroupByPartner" >> beam.CoGroupByKey()
@@ -623,8 +675,15 @@ class DeduplicateArticles(beam.PTransform):
 
     def expand(self, articles):
         s = self._settings
-        exact = articles | "MatchExact" >> MatchExactDuplicates(
-            self._stored_input(articles.pipeline, "articles"))
+        stored_articles = self._stored_input(articles.pipeline, "articles")
+        if self._stored:  # only stored rows whose content hash may be new again are shuffled
+            hashes = (
+                articles
+                | "NewContentHashes" >> beam.Map(lambda r: r["content_hash"].encode("utf-8"))
+                | "ContentHashFilter" >> beam.CombineGlobally(BuildBloomFn()))
+            stored_articles = stored_articles | "StoredThatMayMatch" >> beam.Filter(
+                _may_match, pvalue.AsSingleton(hashes))
+        exact = articles | "MatchExact" >> MatchExactDuplicates(stored_articles)
         if s.near_enabled:
             signed = exact[REPS] | "Sign" >> beam.ParDo(SignArticleFn(s)).with_outputs(
                 UNSIGNED, main="signed")
@@ -633,7 +692,8 @@ class DeduplicateArticles(beam.PTransform):
             signed = articles.pipeline | "NothingSigned" >> beam.Create([])
             unsigned = exact[REPS]
         pairs = signed | "FindSimilarPairs" >> FindSimilarPairs(
-            s, self._stored_input(articles.pipeline, "signatures"), exact[COPIES])
+            s, self._stored_input(articles.pipeline, "signatures"), exact[COPIES],
+            filter_stored=bool(self._stored))
         labels = pairs["edges"] | "ConnectedComponents" >> ConnectedComponents(s.cc_rounds)
         resolved = signed | "ResolveClusters" >> ResolveClusters(
             s, labels, pairs["sigs"], unsigned, exact[FOLLOWERS])

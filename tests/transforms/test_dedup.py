@@ -201,9 +201,10 @@ def test_signature_rows_fit_the_signatures_table():
 
 
 def test_new_articles_are_matched_against_stored_ones_without_their_bodies():
-    """Stored: canonical S (day 10), its exact copy T and its near duplicate U; signatures of S
-    and of X under another scheme. New rows: S read again (dropped), S's text under a new id,
-    a near copy of S dated *earlier* than S, U's text, a near copy of X."""
+    """Stored: canonical S (day 10), its exact copy T and its near duplicate U; signatures of S,
+    of X under another scheme and of an unrelated Z. New rows: S read again (dropped), S's text
+    under a new id, a near copy of S dated *earlier* than S, U's text, a near copy of X. Only
+    S's stored signature is shuffled and compared (Z shares no band key with the new rows)."""
     w = _words(140, 8)
     s_body, u_body, near_s = _text(w[:120]), _text(w[10:130]), _text(w[6:126])
     x_body = _text(_words(120, 9))
@@ -225,6 +226,8 @@ def test_new_articles_are_matched_against_stored_ones_without_their_bodies():
         {"article_id": "x", "cluster_id": "x", "published_at": None,
          "content_hash": ids.content_hash(x_body), "scheme": "minhash/some-older-scheme",
          "minhash": _sig(x_body)},
+        {"article_id": "z", "cluster_id": "z", "published_at": None, "content_hash": "z",
+         "scheme": SETTINGS.scheme, "minhash": _sig(_text(_words(100, 12)))},
     ]
     rows = [
         _row("s", s_body, 10),              # the same record again
@@ -248,6 +251,7 @@ def test_new_articles_are_matched_against_stored_ones_without_their_bodies():
     assert counters["dropped_near_duplicate"] == 2
     assert counters["kept"] == 1
     assert counters["stored_signatures_other_scheme"] == 1
+    assert counters["stored_signatures_compared"] == 1
 
 
 def test_a_new_article_bridging_two_stored_clusters_joins_the_earlier_one():

@@ -119,6 +119,21 @@ def test_settings_reject_nonsense():
         DedupSettings(min_words=3, shingle_size=5)
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.sets(st.binary(min_size=1, max_size=12), max_size=200))
+def test_bloom_filter_has_no_false_negatives_and_merges(items):
+    items = sorted(items)
+    half = len(items) // 2
+    left, right = near_dup.BloomFilter(), near_dup.BloomFilter()
+    for item in items[:half]:
+        left.add(item)
+    for item in items[half:]:
+        right.add(item)
+    merged = left.merge(right)
+    assert all(item in merged for item in items)
+    assert sum(b"absent-%d" % i in merged for i in range(1000)) <= 2
+
+
 # --- ordering, sampling, pairing -------------------------------------------------------------
 
 
