@@ -153,10 +153,17 @@ def mentions_in(doc, body: str, labels: frozenset[str]) -> list[dict[str, Any]]:
     """Resolved mentions of a parsed doc as mention dicts (offsets trimmed to the name itself).
 
     The id comes from the canonical name: "Munir" after "Asim Munir" gets Asim Munir's id.
+    Spans written entirely in lower case ("cts" for cents, "avg") are not names in a cased
+    script and are dropped; caseless scripts are unaffected.
     """
     return [{"text": m.text, "label": m.label, "start_char": m.start_char,
              "end_char": m.end_char, "entity_id": entity_id(m.label, m.canonical)}
-            for m in entity_resolution.resolve_mentions(doc, labels)]
+            for m in entity_resolution.resolve_mentions(doc, labels) if not _all_lower(m.text)]
+
+
+def _all_lower(text: str) -> bool:
+    """True for "cts" or "avg", False for "iPhone", "F-16" or a name in a caseless script."""
+    return text == text.lower() and text != text.upper()
 
 
 def dates_in(doc, article_id: str, published_at: datetime | None,

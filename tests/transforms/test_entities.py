@@ -101,3 +101,11 @@ def test_date_mentions_are_resolved_against_the_article_date(ruler_model):
         ]), label="dates")
         labels = out["mentions"] | "Labels" >> beam.Map(lambda m: m["label"])
         assert_that(labels, equal_to(["GPE"] * 4), label="mentions")
+
+
+def test_lower_case_spans_are_not_names():
+    from transforms.entities import _all_lower
+
+    assert _all_lower("cts") and _all_lower("avg")
+    assert not _all_lower("iPhone") and not _all_lower("F-16") and not _all_lower("NATO")
+    assert not _all_lower("北京")
