@@ -42,6 +42,7 @@ from transforms import entity_resolution as er
 from transforms import ids, text_dates
 from transforms.entities import (
     DEFAULT_MODEL,
+    all_lower_case,
     entity_id,
     load_ner_pipeline,
     normalise_name,
@@ -185,6 +186,9 @@ def conll_predictions(docs: list[Any]) -> dict[str, list[tuple[int, int, int, st
         for m in er.resolve_mentions(doc, labels):
             systems["pipeline with rules"].append(
                 (idx, m.start_char, m.end_char, CONLL_LABELS[m.label]))
+            if not all_lower_case(m.text):  # what transforms.entities.mentions_in keeps
+                systems["pipeline as shipped (+ no lower-case names)"].append(
+                    (idx, m.start_char, m.end_char, CONLL_LABELS[m.label]))
         for name, rules in rule_sets.items():
             for m in er.resolve_mentions(doc, labels, rules=rules):
                 systems[name].append((idx, m.start_char, m.end_char, CONLL_LABELS[m.label]))

@@ -158,10 +158,10 @@ def mentions_in(doc, body: str, labels: frozenset[str]) -> list[dict[str, Any]]:
     """
     return [{"text": m.text, "label": m.label, "start_char": m.start_char,
              "end_char": m.end_char, "entity_id": entity_id(m.label, m.canonical)}
-            for m in entity_resolution.resolve_mentions(doc, labels) if not _all_lower(m.text)]
+            for m in entity_resolution.resolve_mentions(doc, labels) if not all_lower_case(m.text)]
 
 
-def _all_lower(text: str) -> bool:
+def all_lower_case(text: str) -> bool:
     """True for "cts" or "avg", False for "iPhone", "F-16" or a name in a caseless script."""
     return text == text.lower() and text != text.upper()
 

@@ -104,8 +104,8 @@ def test_date_mentions_are_resolved_against_the_article_date(ruler_model):
 
 
 def test_lower_case_spans_are_not_names():
-    from transforms.entities import _all_lower
+    from transforms.entities import all_lower_case
 
-    assert _all_lower("cts") and _all_lower("avg")
-    assert not _all_lower("iPhone") and not _all_lower("F-16") and not _all_lower("NATO")
-    assert not _all_lower("北京")
+    assert all_lower_case("cts") and all_lower_case("avg")
+    assert not all_lower_case("iPhone") and not all_lower_case("F-16") and not all_lower_case("NATO")
+    assert not all_lower_case("北京")
