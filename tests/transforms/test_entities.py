@@ -107,5 +107,5 @@ def test_lower_case_spans_are_not_names():
     from transforms.entities import all_lower_case
 
     assert all_lower_case("cts") and all_lower_case("avg")
-    assert not all_lower_case("iPhone") and not all_lower_case("F-16") and not all_lower_case("NATO")
-    assert not all_lower_case("北京")
+    for name in ("iPhone", "F-16", "NATO", "北京"):
+        assert not all_lower_case(name)
