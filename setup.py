@@ -14,7 +14,7 @@ REQUIREMENTS = [
     "pyarrow>=17",
     "dateparser>=1.2,<2",
     "duckdb>=1.1",
-    "datasketch>=1.6,<2",
+    "datasketch>=2.0,<3",  # MinHash(scheme=...) pins the stored signature values
     "matplotlib>=3.8",
 ]
 
