@@ -61,20 +61,58 @@ def parse_options(argv: list[str]) -> NewsOptions:
     return news
 
 
+# Below this much input, one in-process worker finishes first: worker processes cost about 8 s
+# (each imports Beam and spaCy and loads the model; every stage takes a gRPC round trip), which
+# the NER time they save pays back only from ~400 Reuters stories, ~350 KB, on 2 cores
+# (benchmarks/README.md, issue 5).
+SMALL_INPUT_BYTES = 256 * 1024
+# Compressed inputs hold several times their size in text.
+_COMPRESSED_FACTOR = 4
+
+
 def use_local_cores(options: PipelineOptions, argv: list[str]) -> None:
     """The default local run uses every core (up to 4): one worker process per core.
 
     NER dominates the cost and parallelises per bundle, so two cores give nearly twice the
-    throughput; the price is a few seconds of worker start-up and one model load per worker,
-    which a one-article run notices. ``--direct_num_workers=1`` runs in one process.
+    throughput; the price is a fixed cost per worker process (start-up, one model load), which
+    small inputs do not earn back: under ``SMALL_INPUT_BYTES`` of input the run stays in one
+    process. ``--direct_num_workers`` / ``--direct_running_mode`` override the choice.
     """
     if any(a.startswith(("--direct_num_workers", "--direct_running_mode")) for a in argv):
         return
-    direct = options.view_as(DirectOptions)
-    workers = min(os.cpu_count() or 1, 4)
+    news = options.view_as(NewsOptions)
+    workers = local_workers(input_bytes(news.input or [], news.follow_symlinks,
+                                        SMALL_INPUT_BYTES))
     if workers > 1:
+        direct = options.view_as(DirectOptions)
         direct.direct_num_workers = workers
         direct.direct_running_mode = "multi_processing"
+
+
+def local_workers(size: int | None) -> int:
+    """Worker processes of a default local run over ``size`` bytes of input (None: unknown)."""
+    if size is not None and size < SMALL_INPUT_BYTES:
+        return 1
+    return min(os.cpu_count() or 1, 4)
+
+
+def input_bytes(patterns: list[str], follow_symlinks: bool, enough: int) -> int | None:
+    """Bytes of the local files the inputs name, counted up to ``enough``; None if remote."""
+    total = 0
+    for pattern in patterns:
+        if "://" in pattern and not pattern.startswith("file://"):
+            return None
+        for path, problem in read.iter_input_files(pattern, follow_symlinks):
+            if problem is not None:
+                continue
+            try:
+                size = os.path.getsize(path)
+            except OSError:
+                continue
+            total += size * (_COMPRESSED_FACTOR if read.split_extension(path)[1] else 1)
+            if total >= enough:
+                return total
+    return total
 
 
 def check_output(output: str) -> None:

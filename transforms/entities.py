@@ -11,6 +11,7 @@ resolved against the article's ``published_at`` into rows of the ``dates`` table
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -49,6 +50,9 @@ NAMED_LABELS = (
 _NER_COMPONENTS = ("ner", "entity_ruler", "span_ruler")
 _SHARED_ENCODERS = ("tok2vec", "transformer")
 _MAX_ALIASES = 20
+# Characters of article text per nlp.pipe batch (about 60 Reuters stories): bounds the memory NER
+# needs per batch, which grows with the text in it, not with the number of articles.
+BATCH_CHARS = 50_000
 # When set, every model load appends the loading process's pid to this file: tests use it to show
 # that the model loads once per worker process (a Beam counter cannot say in which process).
 LOAD_LOG_ENV = "NEWS_INGEST_MODEL_LOAD_LOG"
@@ -322,6 +326,15 @@ def _max(a: datetime | None, b: datetime | None) -> datetime | None:
     return b if a is None else a if b is None else max(a, b)
 
 
+def batch_weight(row: dict[str, Any], chars: int, articles: int) -> int:
+    """An article's share of a batch of at most ``chars`` characters and ``articles`` articles.
+
+    Example: with ``chars=50_000, articles=64``, a 300-character brief weighs 781 (so at most 64
+    fit), a 2,000-character story 2,000, and a 90,000-character report 50,000 (alone in its batch).
+    """
+    return min(chars, max(len(row["body"]), chars // articles))
+
+
 class ExtractEntities(beam.PTransform):
     """Canonical article rows in; returns ``{"mentions", "entities", "errors", "dates"}``.
 
@@ -335,19 +348,26 @@ class ExtractEntities(beam.PTransform):
 
     def __init__(self, model: str, labels: Iterable[str], batch_size: int = 64,
                  stored: dict[str, Any] | None = None,
-                 date_settings: DateSettings | None = None) -> None:
+                 date_settings: DateSettings | None = None,
+                 batch_chars: int = BATCH_CHARS) -> None:
         super().__init__()
         self._model, self._labels, self._batch_size = model, tuple(labels), batch_size
         self._stored = stored
         self._date_settings = date_settings
+        self._batch_chars = batch_chars
 
     def expand(self, articles):
+        # Batches of fixed size: BatchElements' adaptive sizing starts at 1 and, timing noisy NER
+        # batches, kept falling back to 1-4 articles, where nlp.pipe is slowest. Size is counted
+        # in characters: spaCy's working memory grows with the text in a batch, so a worker's
+        # peak stays the same however many (or however long) the articles are.
+        size = functools.partial(batch_weight, chars=self._batch_chars,
+                                 articles=self._batch_size)
         results = (
             articles
-            # Fixed-size batches: BatchElements' adaptive sizing starts at 1 and, timing noisy
-            # NER batches, kept falling back to 1-4 articles, where nlp.pipe is slowest.
             | "BatchArticles" >> beam.BatchElements(
-                min_batch_size=self._batch_size, max_batch_size=self._batch_size)
+                min_batch_size=self._batch_chars, max_batch_size=self._batch_chars,
+                element_size_fn=size)
             | "RecogniseEntities" >> beam.ParDo(ExtractEntitiesFn(
                 self._model, self._labels, self._batch_size, self._date_settings)).with_outputs(
                     ERRORS, STATS, DATES, main="mentions")
