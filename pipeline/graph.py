@@ -8,7 +8,7 @@ from pipeline.options import NewsOptions
 from pipeline.state import ARTICLE_KEYS, STORED_MENTION_COLUMNS, StoredState
 from transforms.dates import NormaliseDates
 from transforms.dedup import DeduplicateArticles
-from transforms.entities import ExtractEntities
+from transforms.entities import ExtractEntities, PrefetchModelFn
 from transforms.read import ReadArticles
 from transforms.sinks import WriteTable
 
@@ -30,7 +30,10 @@ def build(
         | "ReadArticles" >> ReadArticles(
             options.read_limits(), settings, known, exclude_dir=options.output)
     )
-    dated = read["articles"] | "NormaliseDates" >> NormaliseDates(settings)
+    # Each worker loads the spaCy model in the background while files are read and deduplicated.
+    articles = read["articles"] | "PrefetchModel" >> beam.ParDo(
+        PrefetchModelFn(options.spacy_model))
+    dated = articles | "NormaliseDates" >> NormaliseDates(settings)
     stored = {
         "articles": read_stored(p, "StoredArticles", state.articles, list(ARTICLE_KEYS)),
         "signatures": read_stored(p, "StoredSignatures", state.signatures),

@@ -15,6 +15,7 @@ import functools
 import logging
 import os
 import re
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
@@ -58,6 +59,11 @@ BATCH_CHARS = 50_000
 LOAD_LOG_ENV = "NEWS_INGEST_MODEL_LOAD_LOG"
 
 _LOG = logging.getLogger(__name__)
+# One model per worker process, however many DoFn instances (threads, stages) the runner makes:
+# the NER DoFn and the prefetch step below acquire it through this one handle.
+_MODELS = shared.Shared()
+_loads_lock = threading.Lock()
+_unreported_loads = 0  # loads in this process not yet counted by a `model_loads` metric
 _LEADING_THE = re.compile(r"^the\s+", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"(?:['\u2019]s|(?<=s)['\u2019])$", re.IGNORECASE)
 _EDGE_PUNCT = " \t\r\n\"'`\u2018\u2019\u201c\u201d.,;:!?()[]{}<>-\u2013\u2014*_/\\|"
@@ -153,6 +159,59 @@ def _pipeline_names(name: str) -> list[str]:
     return list(config["nlp"]["pipeline"])
 
 
+def acquire_model(model: str):
+    """The process's NER pipeline for ``model``, loaded on first use (by whichever caller)."""
+    return _MODELS.acquire(functools.partial(_load_counted, model), tag=model)
+
+
+def _load_counted(model: str):
+    global _unreported_loads
+    nlp = load_ner_pipeline(model)
+    with _loads_lock:
+        _unreported_loads += 1
+    if log := os.environ.get(LOAD_LOG_ENV):
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"{os.getpid()}\n")
+    return nlp
+
+
+def take_unreported_loads() -> int:
+    """Model loads of this process since the last call (metrics only count inside a step)."""
+    global _unreported_loads
+    with _loads_lock:
+        loads, _unreported_loads = _unreported_loads, 0
+    return loads
+
+
+class PrefetchModelFn(beam.DoFn):
+    """Passes elements through; its ``setup`` starts loading the NER model in a background thread.
+
+    Placed right after reading, it lets each worker import spaCy and load the model while files
+    are read, dated and deduplicated, instead of when the NER step starts. The NER step acquires
+    the same per-process model and waits only if the load is still running. A failed load here is
+    only logged: the NER step loads again and reports the error itself.
+    """
+
+    def __init__(self, model: str) -> None:
+        self._model = model
+        self._nlp = None  # kept alive here too: Shared holds only weak references
+        self._thread: threading.Thread | None = None
+
+    def setup(self) -> None:
+        self._thread = threading.Thread(target=self._prefetch, name="ner-model-prefetch",
+                                        daemon=True)
+        self._thread.start()
+
+    def _prefetch(self) -> None:
+        try:
+            self._nlp = acquire_model(self._model)
+        except Exception:  # noqa: BLE001 - the NER step's own setup reports it
+            _LOG.warning("prefetching spaCy model %s failed", self._model, exc_info=True)
+
+    def process(self, element):
+        yield element
+
+
 def mentions_in(doc, body: str, labels: frozenset[str]) -> list[dict[str, Any]]:
     """Resolved mentions of a parsed doc as mention dicts (offsets trimmed to the name itself).
 
@@ -196,30 +255,18 @@ class ExtractEntitiesFn(beam.DoFn):
         self._batch_size = batch_size
         self._date_settings = date_settings
         self._nlp = None
-        self._just_loaded = False
-        # One model per worker process, however many DoFn instances (threads) the runner makes.
-        self._shared = shared.Shared()
         self._articles = Metrics.counter(STAGE, "articles")
         self._mentions = Metrics.counter(STAGE, "mentions")
         self._errors = Metrics.counter(STAGE, "errors")
         self._loads = Metrics.counter(STAGE, "model_loads")
 
     def setup(self) -> None:
-        self._nlp = self._shared.acquire(self._load, tag=self._model)
-
-    def _load(self):
-        nlp = load_ner_pipeline(self._model)
-        self._just_loaded = True
-        if log := os.environ.get(LOAD_LOG_ENV):
-            with open(log, "a", encoding="utf-8") as f:
-                f.write(f"{os.getpid()}\n")
-        return nlp
+        self._nlp = acquire_model(self._model)
 
     @timed_process(STAGE)
     def process(self, batch: list[dict[str, Any]]):
-        if self._just_loaded:  # metrics only count inside a step, so not in setup()
-            self._loads.inc()
-            self._just_loaded = False
+        if loads := take_unreported_loads():
+            self._loads.inc(loads)
         try:
             docs = list(self._nlp.pipe((row["body"] for row in batch),
                                        batch_size=self._batch_size))

@@ -28,7 +28,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 # Module import (not `from ... import name`): transforms.entities calls into this module, and the
@@ -229,22 +229,39 @@ def apply_title_rule(doc, spans: list[_Span]) -> list[_Span]:
     """
     spans = sorted(spans)
     i = 0
-    while i < len(doc) - 1:
-        name = _name_after_title(doc, i)
+    for title in _title_positions(doc):  # only tokens that are title words can start a name
+        if title < i or title >= len(doc) - 1:
+            continue
+        name = _name_after_title(doc, title)
         if name is None:
-            i += 1
             continue
         a, b = name
         touching = [s for s in spans if s[0] < b and s[1] > a]
         if not touching:
-            if not _is_headline(doc, i):
+            if not _is_headline(doc, title):
                 spans.append((a, b, "PERSON"))
-        elif all(_replaceable(doc, s, i, a, b) for s in touching):
+        elif all(_replaceable(doc, s, title, a, b) for s in touching):
             spans = [s for s in spans if s not in touching]
             spans.append((a, max(s[1] for s in touching), "PERSON"))
         spans.sort()
         i = b
     return spans
+
+
+def _title_positions(doc) -> list[int]:
+    """Indices of the tokens whose word (lower case, trailing dots stripped) is a title word.
+
+    Reads the lower-case forms as one array instead of making a Token object per token: the rule
+    runs on every article, and most tokens are not titles.
+    """
+    from spacy.attrs import LOWER
+
+    if len(doc) == 0:
+        return []
+    lowers = doc.to_array(LOWER)
+    strings = doc.vocab.strings
+    titles = {h for h in set(lowers.tolist()) if strings[h].rstrip(".") in TITLE_WORDS}
+    return [i for i, h in enumerate(lowers.tolist()) if h in titles]
 
 
 def _replaceable(doc, span: _Span, title: int, a: int, b: int) -> bool:
@@ -535,6 +552,7 @@ def load_aliases(path: str | None = None) -> dict[tuple[str, str], str]:
     return out
 
 
+@lru_cache(maxsize=1 << 16)
 def entity_key(name: str) -> str:
     """The normalised name an entity id is built from: case, punctuation and diacritics ignored.
 

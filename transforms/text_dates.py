@@ -93,6 +93,7 @@ def _resolve_cached(text: str, base: date | None, settings: DateSettings) -> _Re
 def clear_cache() -> None:
     """Forgets cached results (benchmarks time cold calls)."""
     _resolve_cached.cache_clear()
+    _DATEPARSER_MISSES.clear()
 
 
 def _fail(status: str) -> _Result:
@@ -801,6 +802,9 @@ _DATE_WORD = re.compile(
     + r"|today|yesterday|tomorrow|ago|fortnight)\b")
 
 
+_DATEPARSER_MISSES: set[str] = set()
+
+
 @lru_cache(maxsize=16)
 def _parser(settings: DateSettings, base: date) -> Any:
     from dateparser.date import DateDataParser
@@ -823,11 +827,17 @@ def _dateparser_fallback(text: str, base: date | None, settings: DateSettings) -
         return _fail("unparseable")
     if base is None:
         return _fail("relative_without_base")
+    if text in _DATEPARSER_MISSES:
+        return _fail("unparseable")
     try:
         data = _parser(settings, base).get_date_data(text)
     except Exception:  # noqa: BLE001 - dateparser raises assorted errors on odd input
-        return _fail("unparseable")
-    if data.date_obj is None:
+        data = None
+    if data is None or data.date_obj is None:
+        # Whether dateparser finds a date does not depend on the article's date (only the value
+        # does), so a miss is remembered by text: "the week ended february 22" costs ~3 ms once.
+        if len(_DATEPARSER_MISSES) < _CACHE_SIZE:
+            _DATEPARSER_MISSES.add(text)
         return _fail("unparseable")
     value = data.date_obj.date()
     unit = {"time": "day", "day": "day", "week": "week", "month": "month",

@@ -109,3 +109,23 @@ def test_lower_case_spans_are_not_names():
     assert all_lower_case("cts") and all_lower_case("avg")
     for name in ("iPhone", "F-16", "NATO", "北京"):
         assert not all_lower_case(name)
+
+
+def test_prefetched_model_is_the_one_ner_uses(ruler_model, tmp_path, monkeypatch):
+    """The prefetch step passes rows through and loads the model in the background; the NER step
+    then gets that same model: one load per process, counted once by `model_loads`."""
+    from transforms import entities
+
+    log = tmp_path / "loads.log"
+    monkeypatch.setenv(entities.LOAD_LOG_ENV, str(log))
+    monkeypatch.setattr(entities, "_MODELS", entities.shared.Shared())  # a fresh handle
+    entities.take_unreported_loads()
+    prefetch = entities.PrefetchModelFn(ruler_model)
+    prefetch.setup()
+    assert list(prefetch.process({"x": 1})) == [{"x": 1}]
+    ner = entities.ExtractEntitiesFn(ruler_model, ["PERSON"])
+    ner.setup()  # waits for the background load instead of loading again
+    prefetch._thread.join(timeout=60)
+    assert ner._nlp is prefetch._nlp is not None
+    assert log.read_text().split() == [str(entities.os.getpid())]
+    assert entities.take_unreported_loads() == 1
