@@ -10,7 +10,7 @@ from transforms.dates import NormaliseDates
 from transforms.dedup import DeduplicateArticles
 from transforms.entities import ExtractEntities, PrefetchModelFn
 from transforms.read import ReadArticles
-from transforms.sinks import WriteTable
+from transforms.sinks import WriteFileList, WriteTable
 
 
 def build(
@@ -55,8 +55,9 @@ def build(
         "ingest_log": ingested,
         "signatures": deduped["signatures"],
     }
-    for name, rows in tables.items():
-        _ = rows | f"Write{name.title().replace('_', '')}" >> WriteTable(name, staging)
+    written = [rows | f"Write{name.title().replace('_', '')}" >> WriteTable(name, staging)
+               for name, rows in tables.items()]
+    _ = written | "AllWritten" >> beam.Flatten() | "ListFiles" >> WriteFileList(staging, tables)
 
 
 def read_stored(p: beam.Pipeline, label: str, files: list[str], columns=None):

@@ -151,9 +151,9 @@ def run(argv: list[str] | None = None) -> PipelineResult:
     final_state = result.wait_until_finish()
     if final_state != PipelineState.DONE:
         raise RunFailed(f"the runner ended in state {final_state}; nothing was published")
-    # Beam's sinks write at least one file per table (an empty one when there are no rows). None
-    # here means the workers wrote to disks this process does not see: publishing would lose rows.
-    if not any(f.endswith(".parquet") for _, _, files in os.walk(staging) for f in files):
+    # The job's last step lists the files it wrote. No list here means the workers wrote to disks
+    # this process does not see: publishing would lose rows.
+    if sinks.read_file_list(staging) is None:
         raise RunFailed(f"the job finished but none of its files are under {staging}: on a "
                         "cluster, --output must be a folder that the workers and this machine "
                         "share (README, Running on a cluster); nothing was published")

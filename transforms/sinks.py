@@ -1,17 +1,24 @@
 """Writing: rows in, Parquet files out, published atomically into ``OUT/<table>/``.
 
-Every table is written with Beam's ``WriteToParquet`` (explicit schema from ``schemas``, zstd)
-into a per-run staging folder ``OUT/_staging/<run_id>/<table>/``; Beam itself writes to a temp
-folder and renames. Only when the whole run has succeeded does ``publish_run`` move the files into
-``OUT/<table>/`` (``os.replace``, atomic on one filesystem), so
+Each worker writes the rows of a table that reach it in a bundle to its own Parquet files (explicit
+schema from ``schemas``, zstd, row groups of ``ROWS_PER_GROUP``) under a per-run staging folder
+``OUT/_staging/<run_id>/<table>/``, fused with the step that produced the rows: no shuffle and no
+extra step per table. The job's last step writes ``FILES.json``, the list of files that
+*successful* bundles wrote; a bundle that failed and was retried elsewhere may leave a stray file,
+which is never published. Only when the whole run has succeeded does ``publish_run`` move the
+listed files into ``OUT/<table>/`` (``os.replace``, atomic on one filesystem), so
 ``read_parquet('OUT/<table>/*.parquet')`` never sees a half-written or a duplicated file. A run
 that dies before its commit marker leaves only a staging folder, which the next run deletes; one
 that dies during publication may have published some of its files (never half a file) and is
 finished by the next run, before it reads anything (the moves are idempotent).
 
-Append tables get run-prefixed file names (``<run_id>-part-00000-of-00001.parquet``). ``entities``
-is a replace table: one file, ``OUT/entities/entities.parquet``, rewritten each run with totals
-over all runs and swapped in with one atomic rename.
+Append tables get run-prefixed file names (``<run_id>-<random hex>.parquet``). ``entities`` is a
+replace table: one file, ``OUT/entities/entities.parquet``, rewritten each run with totals over
+all runs and swapped in with one atomic rename.
+
+(Beam's ``WriteToParquet`` does the same job with four steps per table, a shuffle and a
+finalisation each; with seven tables that was about half the steps of the whole job and a
+measurable part of a small run's time, issue 5.)
 """
 
 from __future__ import annotations
@@ -20,17 +27,26 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.schemas import TABLES, project, to_table
 
 STAGING = "_staging"
 COMMIT_MARKER = "COMMITTED.json"
+# Written by the job's last step: {"tables": {table: [file names]}}, what successful bundles wrote.
+FILES_MANIFEST = "FILES.json"
+# Rows a writer holds before writing them as one row group (bounds a worker's memory), and rows
+# per file before it starts another.
+ROWS_PER_GROUP = 20_000
+ROWS_PER_FILE = 1_000_000
 REPLACE_TABLES = frozenset({"entities"})
 # Seconds to sleep before each file is moved into place; set only by the crash-safety test.
 TEST_PUBLISH_PAUSE_ENV = "NEWS_INGEST_TEST_PUBLISH_PAUSE"
@@ -42,27 +58,150 @@ def staging_dir(output: str, run_id: str) -> str:
 
 
 class WriteTable(beam.PTransform):
-    """Rows (dicts) of one table in; Parquet files of exactly that table's schema out."""
+    """Rows (dicts) of one table in; Parquet files of exactly that table's schema out.
+
+    Returns ``(table, file name)`` for each file written, for ``WriteFileList``. An append table
+    gets one file per bundle that had rows (written where the rows are); a replace table
+    (``entities``) gets exactly one file, empty when there are no rows.
+    """
 
     def __init__(self, table: str, directory: str) -> None:
         super().__init__()
         self._table = table
-        self._schema = TABLES[table]
         self._directory = directory
 
     def expand(self, rows):
-        schema = self._schema
-        return (
-            rows
-            | "Project" >> beam.Map(project, schema)
-            | "WriteParquet" >> beam.io.WriteToParquet(
-                file_path_prefix=os.path.join(self._directory, self._table, "part"),
-                schema=schema,
-                codec="zstd",
-                file_name_suffix=".parquet",
-                num_shards=1 if self._table in REPLACE_TABLES else 0,
+        if self._table in REPLACE_TABLES:
+            return (
+                rows.pipeline
+                | "Once" >> beam.Create([None])
+                | "WriteOneFile" >> beam.ParDo(WriteOneFileFn(self._table, self._directory),
+                                               beam.pvalue.AsIter(rows))
             )
+        return rows | "WriteParquet" >> beam.ParDo(WriteParquetFn(self._table, self._directory))
+
+
+class _ParquetFile:
+    """A Parquet file of one table under ``directory/<table>/``, written a row group at a time."""
+
+    def __init__(self, table: str, directory: str) -> None:
+        self.table = table
+        self.schema = TABLES[table]
+        self.name = f"{uuid.uuid4().hex}.parquet"
+        folder = os.path.join(directory, table)
+        os.makedirs(folder, exist_ok=True)
+        self._writer = pq.ParquetWriter(os.path.join(folder, self.name), self.schema,
+                                        compression="zstd")
+        self.rows = 0
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        self._writer.write_table(pa.Table.from_pylist(rows, schema=self.schema))
+        self.rows += len(rows)
+
+    def close(self) -> tuple[str, str]:
+        self._writer.close()
+        return self.table, self.name
+
+
+class WriteParquetFn(beam.DoFn):
+    """Rows of one table in; ``(table, file name)`` out for each Parquet file this bundle wrote."""
+
+    def __init__(self, table: str, directory: str, rows_per_group: int = ROWS_PER_GROUP,
+                 rows_per_file: int = ROWS_PER_FILE) -> None:
+        self._table = table
+        self._directory = directory
+        self._schema = TABLES[table]
+        self._rows_per_group = rows_per_group
+        self._rows_per_file = rows_per_file
+        self._buffer: list[dict[str, Any]] = []
+        self._file: _ParquetFile | None = None
+
+    def start_bundle(self) -> None:
+        self._buffer, self._file = [], None
+
+    def process(self, row: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        self._buffer.append(project(row, self._schema))
+        if len(self._buffer) >= self._rows_per_group:
+            yield from self._flush()
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        for written in self._flush(last=True):
+            yield WindowedValue(written, GlobalWindow().max_timestamp(), [GlobalWindow()])
+
+    def _flush(self, last: bool = False) -> Iterator[tuple[str, str]]:
+        if self._buffer:
+            if self._file is None:
+                self._file = _ParquetFile(self._table, self._directory)
+            self._file.write(self._buffer)
+            self._buffer = []
+        if self._file is not None and (last or self._file.rows >= self._rows_per_file):
+            yield self._file.close()
+            self._file = None
+
+
+class WriteOneFileFn(beam.DoFn):
+    """One trigger element and every row (a side input) in; one Parquet file out, even empty."""
+
+    def __init__(self, table: str, directory: str, rows_per_group: int = ROWS_PER_GROUP) -> None:
+        self._table = table
+        self._directory = directory
+        self._rows_per_group = rows_per_group
+
+    def process(self, _, rows: Iterable[Mapping[str, Any]]) -> Iterator[tuple[str, str]]:
+        schema = TABLES[self._table]
+        out = _ParquetFile(self._table, self._directory)
+        buffer = []
+        for row in rows:
+            buffer.append(project(row, schema))
+            if len(buffer) >= self._rows_per_group:
+                out.write(buffer)
+                buffer = []
+        if buffer or out.rows == 0:
+            out.write(buffer)
+        yield out.close()
+
+
+class WriteFileList(beam.PTransform):
+    """``(table, file name)`` of every written file in; ``directory/FILES.json`` written once.
+
+    The list holds only what successful bundles reported, so files left by a failed attempt are
+    not published. ``tables`` are listed even when they got no file.
+    """
+
+    def __init__(self, directory: str, tables: Iterable[str]) -> None:
+        super().__init__()
+        self._directory = directory
+        self._tables = tuple(tables)
+
+    def expand(self, written):
+        return (
+            written
+            | "CollectFiles" >> beam.combiners.ToList()
+            | "WriteFileList" >> beam.Map(write_file_list, self._directory, self._tables)
         )
+
+
+def write_file_list(written: list[tuple[str, str]], directory: str,
+                    tables: Iterable[str]) -> str:
+    """Writes ``directory/FILES.json`` (temp-then-rename); returns its path."""
+    listed: dict[str, list[str]] = {table: [] for table in tables}
+    for table, name in written:
+        listed.setdefault(table, []).append(name)
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, FILES_MANIFEST)
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump({"tables": {t: sorted(names) for t, names in listed.items()}}, f)
+    os.replace(path + ".tmp", path)
+    return path
+
+
+def read_file_list(stage: str) -> dict[str, list[str]] | None:
+    """``{table: [file names]}`` the job reported, or None when it wrote no list."""
+    try:
+        with open(os.path.join(stage, FILES_MANIFEST), encoding="utf-8") as f:
+            return json.load(f)["tables"]
+    except FileNotFoundError:
+        return None
 
 
 def write_table_file(path: str, rows: list[Mapping[str, Any]], table: str) -> None:
@@ -90,14 +229,22 @@ def write_empty(path: str, schema: pa.Schema) -> None:
 
 
 def plan_moves(output: str, run_id: str) -> list[tuple[str, str]]:
-    """(staged file, published path) for every file a finished run wrote."""
+    """(staged file, published path) for every file a finished run wrote.
+
+    For the tables in the job's ``FILES.json``, the files it lists; for the others (the run log,
+    written by the driver), every Parquet file in the table's staging folder.
+    """
     moves = []
     stage = staging_dir(output, run_id)
+    listed = read_file_list(stage) or {}
     for table in TABLES:
         folder = os.path.join(stage, table)
-        if not os.path.isdir(folder):
+        if table in listed:  # written by the job: only what its successful bundles reported
+            files = sorted(listed[table])
+        elif os.path.isdir(folder):  # written by the driver (the run log)
+            files = sorted(f for f in os.listdir(folder) if f.endswith(".parquet"))
+        else:
             continue
-        files = sorted(f for f in os.listdir(folder) if f.endswith(".parquet"))
         for name in files:
             if table in REPLACE_TABLES:
                 dest = os.path.join(output, table, "entities.parquet")

@@ -54,3 +54,53 @@ def test_entities_is_replaced_not_appended(tmp_path):
         _stage(tmp_path, run, "entities", "part-00000-of-00001.parquet")
         sinks.publish_run(str(tmp_path), run)
     assert os.listdir(tmp_path / "entities") == ["entities.parquet"]
+
+
+def test_written_files_are_listed_and_only_listed_files_are_published(tmp_path):
+    """Each table's rows land in Parquet files that FILES.json lists; a stray file (what a failed
+    bundle attempt leaves behind on a runner that retries) is never published."""
+    import apache_beam as beam
+
+    from tests.beam_testing import local_pipeline
+
+    stage = sinks.staging_dir(str(tmp_path), "run1")
+    errors = [{"source_uri": f"f{i}", "stage": "read", "error_type": "E", "message": "m"}
+              for i in range(5)]
+    with local_pipeline() as p:
+        written = [
+            p | "Errors" >> beam.Create(errors) | "WriteErrors" >> sinks.WriteTable(
+                "errors", stage),
+            p | "NoMentions" >> beam.Create([]) | "WriteMentions" >> sinks.WriteTable(
+                "mentions", stage),
+            p | "NoEntities" >> beam.Create([]) | "WriteEntities" >> sinks.WriteTable(
+                "entities", stage),
+        ]
+        _ = written | beam.Flatten() | sinks.WriteFileList(stage, ["errors", "mentions",
+                                                                   "entities"])
+    listed = sinks.read_file_list(stage)
+    assert listed["mentions"] == [] and len(listed["entities"]) == 1 and listed["errors"]
+    _stage(tmp_path, "run1", "errors", "stray.parquet")
+    sinks.publish_run(str(tmp_path), "run1")
+    published = sorted(os.listdir(tmp_path / "errors"))
+    assert len(published) == len(listed["errors"]) and not any("stray" in n for n in published)
+    rows = duckdb.execute(
+        f"SELECT source_uri FROM read_parquet('{tmp_path}/errors/*.parquet') ORDER BY 1")
+    assert rows.fetchall() == [(f"f{i}",) for i in range(5)]
+    # The replace table got its one file even with no rows: an empty table with the schema.
+    n = duckdb.execute(f"SELECT count(*) FROM '{tmp_path}/entities/entities.parquet'")
+    assert n.fetchone()[0] == 0
+
+
+def test_a_writer_starts_a_new_file_past_its_row_limit(tmp_path):
+    fn = sinks.WriteParquetFn("errors", str(tmp_path), rows_per_group=2, rows_per_file=4)
+    fn.start_bundle()
+    row = {"source_uri": "f", "stage": "read", "error_type": "E", "message": "m"}
+    closed = [out for _ in range(9) for out in fn.process(row)]
+    closed += [wv.value for wv in fn.finish_bundle()]
+    assert len(closed) == 3  # 4 + 4 + 1 rows
+    counts = [pq_rows(tmp_path / "errors" / name) for _, name in closed]
+    assert counts == [4, 4, 1]
+
+
+def pq_rows(path) -> int:
+    return duckdb.execute(f"SELECT count(*) FROM '{path}'").fetchone()[0]
