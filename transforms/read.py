@@ -22,6 +22,7 @@ import fnmatch
 import glob
 import gzip
 import hashlib
+import io
 import json
 import logging
 import math
@@ -303,6 +304,27 @@ def split_extension(path: str) -> tuple[str, str]:
     return ext, compression
 
 
+# Files up to this size are read once into memory: fingerprinted and parsed from the same bytes
+# (thousands of small article files are the common case, and opening a file costs more than
+# reading it). Larger files are fingerprinted, then streamed.
+SMALL_FILE_BYTES = 1 << 20
+
+
+def read_small_file(path: str, limit: int = SMALL_FILE_BYTES) -> bytes | None:
+    """The raw bytes of ``path`` when it holds at most ``limit`` bytes, else None."""
+    chunks, size = [], 0
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        while size <= limit and (chunk := f.read(limit + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+    return b"".join(chunks) if size <= limit else None
+
+
+def fingerprint_bytes(data: bytes) -> str:
+    """The ``file_fingerprint`` of a file whose raw bytes are ``data``."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 def file_fingerprint(path: str) -> tuple[str, int]:
     """(content fingerprint, size in bytes) of the raw file: a changed file gets a new one."""
     h = hashlib.blake2b(digest_size=16)
@@ -350,9 +372,12 @@ class _Bounded:
             self._owned.close()
 
 
-def open_decompressed(path: str, compression: str, limits: ReadLimits) -> _Bounded:
-    """Opens ``path`` and returns a bounded stream of its decompressed bytes."""
-    raw = FileSystems.open(path, compression_type="uncompressed")
+def open_decompressed(path: str, compression: str, limits: ReadLimits,
+                      data: bytes | None = None) -> _Bounded:
+    """Opens ``path`` (or its raw bytes ``data``, already read) and returns a bounded stream of
+    its decompressed bytes."""
+    raw = io.BytesIO(data) if data is not None else FileSystems.open(
+        path, compression_type="uncompressed")
     stream: IO[bytes]
     if compression == ".gz":
         stream = gzip.GzipFile(fileobj=raw, mode="rb")
@@ -667,19 +692,23 @@ class ReadArticleFileFn(beam.DoFn):
     @timed_process(STAGE)
     def process(self, path: str, known: dict[str, str] | None = None):
         try:
-            fingerprint, size = file_fingerprint(path)
+            data = read_small_file(path)
+            if data is not None:
+                fingerprint, size = fingerprint_bytes(data), len(data)
+            else:
+                fingerprint, size = file_fingerprint(path)
         except Exception as e:  # unreadable: permissions, vanished, a directory...
             self._errors.inc()
             return [pvalue.TaggedOutput(ERRORS, error_row(
                 path, STAGE, "InputNotReadable", _os_message(e)))]
         if known is not None and known.get(path) == fingerprint:
             return []  # ingested by an earlier run, unchanged
-        return self._outputs(path, fingerprint, size)
+        return self._outputs(path, fingerprint, size, data)
 
-    def _outputs(self, path: str, fingerprint: str, size: int):
+    def _outputs(self, path: str, fingerprint: str, size: int, data: bytes | None = None):
         yield pvalue.TaggedOutput(INGESTED, {
             "source_uri": path, "fingerprint": fingerprint, "size_bytes": size})
-        for out in self._read(path, size):
+        for out in self._read(path, size, data):
             if "body" in out:
                 self._articles.inc()
                 yield out
@@ -687,7 +716,7 @@ class ReadArticleFileFn(beam.DoFn):
                 self._errors.inc()
                 yield pvalue.TaggedOutput(ERRORS, out)
 
-    def _read(self, path: str, size: int) -> Iterator[dict[str, Any]]:
+    def _read(self, path: str, size: int, data: bytes | None = None) -> Iterator[dict[str, Any]]:
         ext, compression = split_extension(path)
         if ext not in TEXT_EXTENSIONS | JSON_EXTENSIONS | JSONL_EXTENSIONS:
             yield error_row(path, STAGE, "UnsupportedFormat",
@@ -700,7 +729,8 @@ class ReadArticleFileFn(beam.DoFn):
                             f"{self._limits.max_file_bytes:,}")
             return
         try:
-            stream = open_decompressed(path, compression, self._limits)
+            stream = open_decompressed(path, compression, self._limits, data)
+            del data  # the stream holds the bytes it still needs
             try:
                 if ext in JSONL_EXTENSIONS:
                     yield from self._read_jsonl(path, stream)
