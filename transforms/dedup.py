@@ -176,11 +176,11 @@ class SignArticleFn(beam.DoFn):
             yield dict(row, **{_SIG: sig})
 
 
-def band_entries(node: tuple[OrderKey, bytes, list[bytes]]) -> list[Any]:
-    """``(key, sig, band_keys)`` in; ``(band_key, (rank, key))`` out for each band, ``rank``
+def band_entries(node: tuple[OrderKey, bytes, list[bytes]], side: int) -> list[Any]:
+    """``(key, sig, band_keys)`` in; ``(band_key, (side, rank, key))`` out for each band, ``rank``
     being the member's sampling rank in that bucket (`near_dup.stable_rank` salted with it)."""
     key, _, bands = node
-    return [(band, (near_dup.stable_rank(key[-1], band), key)) for band in bands]
+    return [(band, (side, near_dup.stable_rank(key[-1], band), key)) for band in bands]
 
 
 class BuildBloomFn(beam.CombineFn):
@@ -212,19 +212,25 @@ def _may_match(row: dict[str, Any], wanted: near_dup.BloomFilter) -> bool:
     return row["content_hash"].encode("utf-8") in wanted
 
 
-class SampleBucketFn(beam.CombineFn):
-    """Members ``(rank, key)`` of one band bucket in; ``(the max_bucket smallest ranks' keys,
-    how many were left out)`` out. Holds at most 2 x ``max_bucket`` members whatever the bucket
-    size, and combines before the shuffle, so a boilerplate bucket costs no more than the cap.
+NEW_SIDE, STORED_SIDE = 0, 1
 
-    Example (cap 2): ``(r3, k1), (r1, k2), (r2, k3)`` -> ``([k2, k3], 1)``.
+
+class SampleBucketFn(beam.CombineFn):
+    """Members ``(side, rank, key)`` of one band bucket in (side 0: this run's articles, 1: stored
+    ones); per side, ``(the max_bucket smallest ranks' keys, how many were left out)`` out. Holds
+    at most 2 x ``max_bucket`` members per side whatever the bucket size, and combines before the
+    shuffle, so a boilerplate bucket costs no more than the cap. Both sides meet in this one
+    combine: one shuffle of band entries per run.
+
+    Example (cap 2): ``(0, r3, k1), (0, r1, k2), (0, r2, k3), (1, r4, s)`` ->
+    ``(([k2, k3], 1), ([s], 0))``.
     """
 
     def __init__(self, cap: int) -> None:
         self._cap = cap
 
-    def create_accumulator(self) -> tuple[list[Any], int]:
-        return [], 0
+    def create_accumulator(self) -> list[tuple[list[Any], int]]:
+        return [([], 0), ([], 0)]
 
     def _trim(self, members: list[Any], seen: int) -> tuple[list[Any], int]:
         if len(members) > 2 * self._cap:
@@ -232,34 +238,38 @@ class SampleBucketFn(beam.CombineFn):
         return members, seen
 
     def add_input(self, acc, member):
-        members, seen = acc
-        members.append(member)
-        return self._trim(members, seen + 1)
+        side, rank, key = member
+        members, seen = acc[side]
+        members.append((rank, key))
+        acc[side] = self._trim(members, seen + 1)
+        return acc
 
     def merge_accumulators(self, accs):
-        merged: list[Any] = []
-        seen = 0
-        for members, count in accs:
-            merged.extend(members)
-            seen += count
-            merged, seen = self._trim(merged, seen)
-        return merged, seen
+        merged = self.create_accumulator()
+        for acc in accs:
+            for side in (NEW_SIDE, STORED_SIDE):
+                members, seen = merged[side]
+                members.extend(acc[side][0])
+                merged[side] = self._trim(members, seen + acc[side][1])
+        return merged
 
-    def extract_output(self, acc) -> tuple[list[OrderKey], int]:
-        members, seen = acc
-        kept = heapq.nsmallest(self._cap, members)
-        return [key for _, key in kept], seen - len(kept)
+    def extract_output(self, acc) -> tuple[tuple[list[OrderKey], int], ...]:
+        out = []
+        for members, seen in acc:
+            kept = heapq.nsmallest(self._cap, members)
+            out.append(([key for _, key in kept], seen - len(kept)))
+        return tuple(out)
 
 
-def _has_pairs(bucket: tuple[bytes, dict[str, list[tuple[list[OrderKey], int]]]]) -> bool:
+def _has_pairs(bucket: tuple[bytes, tuple[tuple[list[OrderKey], int], ...]]) -> bool:
     """Most buckets hold one article: dropped here, before any per-bucket work."""
-    new = bucket[1]["new"]
-    return bool(new) and (len(new[0][0]) > 1 or bool(bucket[1]["stored"]))
+    new, stored = bucket[1][NEW_SIDE][0], bucket[1][STORED_SIDE][0]
+    return bool(new) and (len(new) > 1 or bool(stored))
 
 
 class PairBucketFn(beam.DoFn):
-    """``(band_key, {"new": [(keys, left_out)], "stored": [(keys, left_out)]})`` in (one sampled
-    list per side); candidate pairs out: new x new and new x stored.
+    """``(band_key, ((new keys, left out), (stored keys, left out)))`` in (one sampled list per
+    side); candidate pairs out: new x new and new x stored.
 
     Example: ``new=[k1, k2], stored=[s]`` -> ``(k1, k2), (k1, s), (k2, s)``.
     """
@@ -268,10 +278,8 @@ class PairBucketFn(beam.DoFn):
         self._overflow = Metrics.counter(STAGE, "bucket_members_sampled_out")
 
     @timed_process(STAGE)
-    def process(self, element: tuple[bytes, dict[str, list[Any]]]) -> Iterator[Any]:
-        _, sides = element
-        new, left = sides["new"][0]
-        stored, left_stored = sides["stored"][0] if sides["stored"] else ([], 0)
+    def process(self, element: tuple[bytes, tuple[tuple[list[Any], int], ...]]) -> Iterator[Any]:
+        _, ((new, left), (stored, left_stored)) = element
         if left or left_stored:
             self._overflow.inc(left + left_stored)
         yield from near_dup.bucket_pairs(new, stored)
@@ -380,15 +388,14 @@ class FindSimilarPairs(beam.PTransform):
                 | "RunKeyFilter" >> beam.CombineGlobally(BuildBloomFn()))
         stored = self._stored | "StoredNodes" >> beam.ParDo(StoredNodeFn(s), wanted)
 
-        buckets = {
-            side: nodes_
-            | f"{side.title()}Bands" >> beam.FlatMap(band_entries)
-            | f"Sample{side.title()}Buckets" >> beam.CombinePerKey(SampleBucketFn(s.max_bucket))
-            for side, nodes_ in (("new", new), ("stored", stored))
-        }
+        entries = (
+            new | "NewBands" >> beam.FlatMap(band_entries, NEW_SIDE),
+            stored | "StoredBands" >> beam.FlatMap(band_entries, STORED_SIDE),
+        )
         pairs = (
-            buckets
-            | "GroupByBand" >> beam.CoGroupByKey()
+            entries
+            | "AllBands" >> beam.Flatten()
+            | "SampleBuckets" >> beam.CombinePerKey(SampleBucketFn(s.max_bucket))
             | "KeepBucketsWithPairs" >> beam.Filter(_has_pairs)
             | "PairBuckets" >> beam.ParDo(PairBucketFn())
             | "DistinctPairs" >> beam.Distinct()
