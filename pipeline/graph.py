@@ -41,7 +41,8 @@ def build(
     }
     deduped = dated | "Deduplicate" >> DeduplicateArticles(options.dedup_settings(), stored)
     entities = deduped["canonical"] | "ExtractEntities" >> ExtractEntities(
-        options.spacy_model, options.labels(), options.ner_batch_size, stored=stored,
+        options.spacy_model, options.labels(), options.ner_batch_size,
+        stored=stored if state.mentions else None,  # entity totals also cover stored mentions
         date_settings=settings)
     errors = (read["errors"], entities["errors"]) | "AllErrors" >> beam.Flatten()
     ingested = read["ingested"] | "StampRun" >> beam.Map(lambda row: {**row, "run_id": run_id})
