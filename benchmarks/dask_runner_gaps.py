@@ -97,7 +97,8 @@ def beam_file_sink(p, out):
 
 
 def parquet_sink(p, out):
-    """WriteToParquet as WriteTable uses it (runner-chosen shards), read back by the driver."""
+    """Beam's WriteToParquet (runner-chosen shards), read back by the driver. The project's own
+    table writers report their files from ``finish_bundle`` too (see ``finish_bundle_outputs``)."""
     import pyarrow as pa
 
     _ = (p | beam.Create([{"n": 1}, {"n": 2}, {"n": 3}])

@@ -43,9 +43,11 @@ STAGING = "_staging"
 COMMIT_MARKER = "COMMITTED.json"
 # Written by the job's last step: {"tables": {table: [file names]}}, what successful bundles wrote.
 FILES_MANIFEST = "FILES.json"
-# Rows a writer holds before writing them as one row group (bounds a worker's memory), and rows
-# per file before it starts another.
-ROWS_PER_GROUP = 20_000
+# Rows a writer holds before writing them as one row group, or sooner once their text reaches
+# GROUP_CHARS (article bodies): bounds a worker's memory whatever the corpus size. Rows per file
+# before a writer starts another.
+ROWS_PER_GROUP = 5_000
+GROUP_CHARS = 4_000_000
 ROWS_PER_FILE = 1_000_000
 REPLACE_TABLES = frozenset({"entities"})
 # Seconds to sleep before each file is moved into place; set only by the crash-safety test.
@@ -114,14 +116,17 @@ class WriteParquetFn(beam.DoFn):
         self._rows_per_group = rows_per_group
         self._rows_per_file = rows_per_file
         self._buffer: list[dict[str, Any]] = []
+        self._chars = 0
         self._file: _ParquetFile | None = None
 
     def start_bundle(self) -> None:
-        self._buffer, self._file = [], None
+        self._buffer, self._chars, self._file = [], 0, None
 
     def process(self, row: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-        self._buffer.append(project(row, self._schema))
-        if len(self._buffer) >= self._rows_per_group:
+        projected = project(row, self._schema)
+        self._buffer.append(projected)
+        self._chars += sum(len(v) for v in projected.values() if isinstance(v, str))
+        if len(self._buffer) >= self._rows_per_group or self._chars >= GROUP_CHARS:
             yield from self._flush()
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
@@ -133,7 +138,7 @@ class WriteParquetFn(beam.DoFn):
             if self._file is None:
                 self._file = _ParquetFile(self._table, self._directory)
             self._file.write(self._buffer)
-            self._buffer = []
+            self._buffer, self._chars = [], 0
         if self._file is not None and (last or self._file.rows >= self._rows_per_file):
             yield self._file.close()
             self._file = None
