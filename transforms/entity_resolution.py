@@ -258,10 +258,10 @@ def _title_positions(doc) -> list[int]:
 
     if len(doc) == 0:
         return []
-    lowers = doc.to_array(LOWER)
+    lowers = doc.to_array(LOWER).tolist()
     strings = doc.vocab.strings
-    titles = {h for h in set(lowers.tolist()) if strings[h].rstrip(".") in TITLE_WORDS}
-    return [i for i, h in enumerate(lowers.tolist()) if h in titles]
+    titles = {h for h in set(lowers) if strings[h].rstrip(".") in TITLE_WORDS}
+    return [i for i, h in enumerate(lowers) if h in titles]
 
 
 def _replaceable(doc, span: _Span, title: int, a: int, b: int) -> bool:

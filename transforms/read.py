@@ -320,14 +320,18 @@ def read_small_file(path: str, limit: int = SMALL_FILE_BYTES) -> bytes | None:
     return b"".join(chunks) if size <= limit else None
 
 
+def _fingerprint_hash(data: bytes = b"") -> Any:
+    return hashlib.blake2b(data, digest_size=16)
+
+
 def fingerprint_bytes(data: bytes) -> str:
     """The ``file_fingerprint`` of a file whose raw bytes are ``data``."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    return _fingerprint_hash(data).hexdigest()
 
 
 def file_fingerprint(path: str) -> tuple[str, int]:
     """(content fingerprint, size in bytes) of the raw file: a changed file gets a new one."""
-    h = hashlib.blake2b(digest_size=16)
+    h = _fingerprint_hash()
     size = 0
     with FileSystems.open(path, compression_type="uncompressed") as f:
         while chunk := f.read(1 << 20):

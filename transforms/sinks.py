@@ -84,9 +84,15 @@ class WriteTable(beam.PTransform):
 
 
 class _ParquetFile:
-    """A Parquet file of one table under ``directory/<table>/``, written a row group at a time."""
+    """A Parquet file of one table under ``directory/<table>/``, written a row group at a time.
 
-    def __init__(self, table: str, directory: str) -> None:
+    ``add`` projects a row onto the schema and buffers it; the buffer becomes a row group every
+    ``rows_per_group`` rows or ``GROUP_CHARS`` characters of text, so the memory it holds is
+    bounded whatever the number of rows. ``close`` writes what is left (an empty table when no
+    row came, so the file still has the schema).
+    """
+
+    def __init__(self, table: str, directory: str, rows_per_group: int = ROWS_PER_GROUP) -> None:
         self.table = table
         self.schema = TABLES[table]
         self.name = f"{uuid.uuid4().hex}.parquet"
@@ -94,13 +100,26 @@ class _ParquetFile:
         os.makedirs(folder, exist_ok=True)
         self._writer = pq.ParquetWriter(os.path.join(folder, self.name), self.schema,
                                         compression="zstd")
-        self.rows = 0
+        self._rows_per_group = rows_per_group
+        self._buffer: list[dict[str, Any]] = []
+        self._chars = 0
+        self.rows = 0  # rows written so far
 
-    def write(self, rows: list[dict[str, Any]]) -> None:
-        self._writer.write_table(pa.Table.from_pylist(rows, schema=self.schema))
-        self.rows += len(rows)
+    def add(self, row: Mapping[str, Any]) -> None:
+        projected = project(row, self.schema)
+        self._buffer.append(projected)
+        self._chars += sum(len(v) for v in projected.values() if isinstance(v, str))
+        if len(self._buffer) >= self._rows_per_group or self._chars >= GROUP_CHARS:
+            self._write_buffer()
+
+    def _write_buffer(self) -> None:
+        self._writer.write_table(pa.Table.from_pylist(self._buffer, schema=self.schema))
+        self.rows += len(self._buffer)
+        self._buffer, self._chars = [], 0
 
     def close(self) -> tuple[str, str]:
+        if self._buffer or self.rows == 0:
+            self._write_buffer()
         self._writer.close()
         return self.table, self.name
 
@@ -112,36 +131,25 @@ class WriteParquetFn(beam.DoFn):
                  rows_per_file: int = ROWS_PER_FILE) -> None:
         self._table = table
         self._directory = directory
-        self._schema = TABLES[table]
         self._rows_per_group = rows_per_group
         self._rows_per_file = rows_per_file
-        self._buffer: list[dict[str, Any]] = []
-        self._chars = 0
         self._file: _ParquetFile | None = None
 
     def start_bundle(self) -> None:
-        self._buffer, self._chars, self._file = [], 0, None
+        self._file = None
 
     def process(self, row: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-        projected = project(row, self._schema)
-        self._buffer.append(projected)
-        self._chars += sum(len(v) for v in projected.values() if isinstance(v, str))
-        if len(self._buffer) >= self._rows_per_group or self._chars >= GROUP_CHARS:
-            yield from self._flush()
-
-    def finish_bundle(self) -> Iterator[WindowedValue]:
-        for written in self._flush(last=True):
-            yield WindowedValue(written, GlobalWindow().max_timestamp(), [GlobalWindow()])
-
-    def _flush(self, last: bool = False) -> Iterator[tuple[str, str]]:
-        if self._buffer:
-            if self._file is None:
-                self._file = _ParquetFile(self._table, self._directory)
-            self._file.write(self._buffer)
-            self._buffer, self._chars = [], 0
-        if self._file is not None and (last or self._file.rows >= self._rows_per_file):
+        if self._file is None:
+            self._file = _ParquetFile(self._table, self._directory, self._rows_per_group)
+        self._file.add(row)
+        if self._file.rows >= self._rows_per_file:
             yield self._file.close()
             self._file = None
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        if self._file is not None:
+            written, self._file = self._file.close(), None
+            yield WindowedValue(written, GlobalWindow().max_timestamp(), [GlobalWindow()])
 
 
 class WriteOneFileFn(beam.DoFn):
@@ -153,16 +161,9 @@ class WriteOneFileFn(beam.DoFn):
         self._rows_per_group = rows_per_group
 
     def process(self, _, rows: Iterable[Mapping[str, Any]]) -> Iterator[tuple[str, str]]:
-        schema = TABLES[self._table]
-        out = _ParquetFile(self._table, self._directory)
-        buffer = []
+        out = _ParquetFile(self._table, self._directory, self._rows_per_group)
         for row in rows:
-            buffer.append(project(row, schema))
-            if len(buffer) >= self._rows_per_group:
-                out.write(buffer)
-                buffer = []
-        if buffer or out.rows == 0:
-            out.write(buffer)
+            out.add(row)
         yield out.close()
 
 
