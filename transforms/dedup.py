@@ -634,22 +634,33 @@ class ResolveClusters(beam.PTransform):
 # ---------------------------------------------------------------------------------------------
 
 
-class CountOutcomeFn(beam.DoFn):
-    """Resolved row in, unchanged out; counts ``kept`` / ``dropped_<match_kind>_duplicate``."""
+class OutcomeCounters:
+    """The ``dedup`` counters of decided rows: ``kept`` / ``dropped_<match_kind>_duplicate``
+    (the batch stage and the folder watcher count alike)."""
 
     def __init__(self) -> None:
         self._kept = Metrics.counter(STAGE, "kept")
         self._exact = Metrics.counter(STAGE, "dropped_exact_duplicate")
         self._near = Metrics.counter(STAGE, "dropped_near_duplicate")
 
-    @timed_process(STAGE)
-    def process(self, row: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def count(self, row: dict[str, Any]) -> None:
         if row["duplicate_of"] is None:
             self._kept.inc()
         elif row["match_kind"] == "exact":
             self._exact.inc()
         else:
             self._near.inc()
+
+
+class CountOutcomeFn(beam.DoFn):
+    """Resolved row in, unchanged out; counts ``kept`` / ``dropped_<match_kind>_duplicate``."""
+
+    def __init__(self) -> None:
+        self._outcomes = OutcomeCounters()
+
+    @timed_process(STAGE)
+    def process(self, row: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        self._outcomes.count(row)
         yield row
 
 

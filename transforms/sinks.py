@@ -28,7 +28,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import apache_beam as beam
@@ -267,21 +267,25 @@ def publish_run(output: str, run_id: str) -> int:
     the output folder has been moved or mounted elsewhere before the next run.
     """
     stage = staging_dir(output, run_id)
-    marker = os.path.join(stage, COMMIT_MARKER)
     moves = plan_moves(output, run_id)
     relative = [(os.path.relpath(a, output), os.path.relpath(b, output)) for a, b in moves]
-    tmp = marker + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"run_id": run_id, "moves": relative}, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, marker)
+    write_commit_marker(stage, {"run_id": run_id, "moves": relative})
     return _apply(output, stage, moves)
 
 
-def _apply(output: str, stage: str, moves: list[tuple[str, str]]) -> int:
-    # Test hook: the crash-safety test kills the process before or between moves.
-    pause = float(os.environ.get(TEST_PUBLISH_PAUSE_ENV) or 0)
+def write_commit_marker(stage: str, record: dict[str, Any]) -> None:
+    """``stage/COMMITTED.json`` holding ``record`` (with its ``moves``), synced and swapped in
+    atomically: from then on the commit is finished by whoever comes next (`recover_commits`)."""
+    marker = os.path.join(stage, COMMIT_MARKER)
+    with open(marker + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(record, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(marker + ".tmp", marker)
+
+
+def move_files(moves: Iterable[tuple[str, str]], pause: float = 0.0) -> int:
+    """Renames each ``(src, dest)`` whose source still exists (so a replay is harmless)."""
     done = 0
     for src, dest in moves:
         if os.path.exists(src):
@@ -290,6 +294,12 @@ def _apply(output: str, stage: str, moves: list[tuple[str, str]]) -> int:
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             os.replace(src, dest)
             done += 1
+    return done
+
+
+def _apply(output: str, stage: str, moves: list[tuple[str, str]]) -> int:
+    # Test hook: the crash-safety test kills the process before or between moves.
+    done = move_files(moves, float(os.environ.get(TEST_PUBLISH_PAUSE_ENV) or 0))
     # An empty placeholder is no longer needed once a real file has landed next to it.
     for table in TABLES:
         placeholder = os.path.join(output, table, "empty.parquet")
@@ -298,6 +308,40 @@ def _apply(output: str, stage: str, moves: list[tuple[str, str]]) -> int:
             os.remove(placeholder)
     shutil.rmtree(stage, ignore_errors=True)
     return done
+
+
+def committed_moves(output: str, recorded: Iterable[Iterable[str]]) -> list[tuple[str, str]]:
+    """The moves a commit marker records, made absolute under ``output``; a move whose source or
+    destination points outside ``output`` is dropped (a marker never sends a file out)."""
+    moves = []
+    for src, dest in recorded:
+        src_path, dest_path = _inside(output, src), _inside(output, dest)
+        if src_path and dest_path:
+            moves.append((src_path, dest_path))
+    return moves
+
+
+def recover_commits(
+    root: str, finish: Callable[[str, list[list[str]]], Any]
+) -> tuple[list[str], list[str]]:
+    """For each commit folder under ``root``: ``finish(stage, recorded moves)`` when it has a
+    commit marker, else the folder is deleted. Returns ``(finished, discarded)`` commit ids."""
+    finished: list[str] = []
+    discarded: list[str] = []
+    if not os.path.isdir(root):
+        return finished, discarded
+    for commit_id in sorted(os.listdir(root)):
+        stage = os.path.join(root, commit_id)
+        marker = os.path.join(stage, COMMIT_MARKER)
+        if os.path.exists(marker):
+            with open(marker, encoding="utf-8") as f:
+                recorded = json.load(f)["moves"]
+            finish(stage, recorded)
+            finished.append(commit_id)
+        else:
+            shutil.rmtree(stage, ignore_errors=True)
+            discarded.append(commit_id)
+    return finished, discarded
 
 
 def _inside(output: str, path: str) -> str | None:
@@ -312,23 +356,7 @@ def recover(output: str) -> list[str]:
 
     Returns the ids of the runs it finished. Called at the start of every run.
     """
-    root = os.path.join(output, STAGING)
-    finished = []
-    if not os.path.isdir(root):
-        return finished
-    for run_id in sorted(os.listdir(root)):
-        stage = os.path.join(root, run_id)
-        marker = os.path.join(stage, COMMIT_MARKER)
-        if os.path.exists(marker):
-            with open(marker, encoding="utf-8") as f:
-                recorded = json.load(f)["moves"]
-            moves = []
-            for src, dest in recorded:
-                src_path, dest_path = _inside(output, src), _inside(output, dest)
-                if src_path and dest_path:  # a marker never sends a file out of --output
-                    moves.append((src_path, dest_path))
-            _apply(output, stage, moves)
-            finished.append(run_id)
-        else:
-            shutil.rmtree(stage, ignore_errors=True)
+    finished, _ = recover_commits(
+        os.path.join(output, STAGING),
+        lambda stage, recorded: _apply(output, stage, committed_moves(output, recorded)))
     return finished

@@ -63,9 +63,9 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline import state
-from transforms import near_dup
+from transforms import near_dup, sinks
 from transforms.dates import DateSettings, NormaliseDateFn
-from transforms.dedup import canonical_order
+from transforms.dedup import OutcomeCounters, canonical_order
 from transforms.entities import ERRORS as NER_ERRORS
 from transforms.entities import STATS as NER_STATS
 from transforms.entities import ExtractEntitiesFn
@@ -78,7 +78,7 @@ _LOG = logging.getLogger(__name__)
 STAGE = "stream"
 STREAM_DIR = "_stream"
 STATUS_FILE = "status.json"
-COMMIT_MARKER = "COMMITTED.json"
+COMMIT_MARKER = sinks.COMMIT_MARKER
 DEDUP_KEY = "dedup"
 # Records per chunk: a file with more travels (and is published) in several chunks.
 CHUNK_RECORDS = 1000
@@ -523,9 +523,7 @@ class DeduplicateStreamFn(beam.DoFn):
         self._output = output
         self._settings = settings
         self._total = Metrics.counter("dedup", "total")
-        self._kept = Metrics.counter("dedup", "kept")
-        self._exact = Metrics.counter("dedup", "dropped_exact_duplicate")
-        self._near = Metrics.counter("dedup", "dropped_near_duplicate")
+        self._outcomes = OutcomeCounters()
         self._already = Metrics.counter("dedup", "dropped_already_stored")
 
     def setup(self) -> None:
@@ -553,20 +551,12 @@ class DeduplicateStreamFn(beam.DoFn):
             if signature is not None:
                 chunk.tables.setdefault("signatures", []).append(signature)
             decided.add((decided_of(out), signature and signature["minhash"]))
-            self._count_outcome(out)
+            self._outcomes.count(out)
             rows.append(out)
         chunk.articles = rows
         self._in_step_at = seen + len(rows)
         count.write(self._in_step_at)
         yield chunk
-
-    def _count_outcome(self, row: dict[str, Any]) -> None:
-        if row["duplicate_of"] is None:
-            self._kept.inc()
-        elif row["match_kind"] == "exact":
-            self._exact.inc()
-        else:
-            self._near.inc()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -685,27 +675,12 @@ def commit_tables(output: str, commit_id: str, tables: dict[str, list[dict[str, 
         _fsync(src)
         dest = os.path.join(output, table, f"{commit_id}.parquet")
         moves.append((os.path.relpath(src, output), os.path.relpath(dest, output)))
-    marker = os.path.join(stage, COMMIT_MARKER)
-    with open(marker + ".tmp", "w", encoding="utf-8") as f:
-        json.dump({"commit_id": commit_id, "moves": moves}, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(marker + ".tmp", marker)
+    sinks.write_commit_marker(stage, {"commit_id": commit_id, "moves": moves})
     return _apply_moves(output, stage, moves)
 
 
 def _apply_moves(output: str, stage: str, moves: list[list[str]] | list[tuple[str, str]]) -> int:
-    done = 0
-    root = os.path.normpath(output)
-    for src, dest in moves:
-        src_path = os.path.normpath(os.path.join(output, src))
-        dest_path = os.path.normpath(os.path.join(output, dest))
-        if os.path.commonpath([root, src_path, dest_path]) != root:
-            continue  # a marker never moves a file out of --output
-        if os.path.exists(src_path):
-            os.makedirs(os.path.dirname(dest_path), exist_ok=True)
-            os.replace(src_path, dest_path)
-            done += 1
+    done = sinks.move_files(sinks.committed_moves(output, moves))
     shutil.rmtree(stage, ignore_errors=True)
     return done
 
@@ -716,22 +691,8 @@ def recover_stream(output: str) -> tuple[list[str], list[str]]:
     Called by the watcher before it reads anything. It touches only ``OUT/_stream``: batch runs'
     ``OUT/_staging`` is theirs (`sinks.recover`).
     """
-    root = os.path.join(stream_dir(output), "staging")
-    finished, discarded = [], []
-    if not os.path.isdir(root):
-        return finished, discarded
-    for commit_id in sorted(os.listdir(root)):
-        stage = os.path.join(root, commit_id)
-        marker = os.path.join(stage, COMMIT_MARKER)
-        if os.path.exists(marker):
-            with open(marker, encoding="utf-8") as f:
-                moves = json.load(f)["moves"]
-            _apply_moves(output, stage, moves)
-            finished.append(commit_id)
-        else:
-            shutil.rmtree(stage, ignore_errors=True)
-            discarded.append(commit_id)
-    return finished, discarded
+    return sinks.recover_commits(os.path.join(stream_dir(output), "staging"),
+                                 lambda stage, moves: _apply_moves(output, stage, moves))
 
 
 def write_status(output: str, status: dict[str, Any]) -> None:
