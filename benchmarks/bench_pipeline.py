@@ -52,6 +52,8 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_INPUT = ROOT / ".." / "shared" / "data" / "reuters21578" / "articles.jsonl"
 STAGES = ("read", "dates", "dedup", "entities")
 FULL, NER, PIPELINE = "(a) spacy full", "(b) spacy ner", "pipeline"
+# The pipeline of another checkout (--compare_root), e.g. the commit before a change.
+EARLIER = "pipeline, earlier"
 # What the issue asks of the pipeline (medians of the runs).
 TARGET_VS_NER, TARGET_VS_FULL, TARGET_OVERHEAD, TARGET_RSS_DRIFT = 1.5, 3.0, 0.15, 0.10
 _COUNTER = re.compile(r"^\s+([a-z_]+\.[A-Za-z0-9_.]+)\s+([\d,]+)\s*$")
@@ -274,11 +276,11 @@ def pipeline_command(inputs: str | Path, output: str | Path, extra_args: list[st
 
 
 def run_pipeline(folder: Path, output: Path, size: int, words: int, extra_args: list[str],
-                 root: Path = ROOT) -> Measured:
+                 root: Path = ROOT, system: str = PIPELINE) -> Measured:
     shutil.rmtree(output, ignore_errors=True)
     wall, cpu, sampler, stdout = run_measured(pipeline_command(folder, output, extra_args), root)
     shutil.rmtree(output, ignore_errors=True)
-    return Measured(PIPELINE, size, words, wall, cpu,
+    return Measured(system, size, words, wall, cpu,
                     max(sampler.peaks_mb("driver"), default=0.0), sampler.peaks_mb("worker"),
                     parse_counters(stdout), {"driver_cpu": sampler.cpu_seconds("driver"),
                                              "worker_cpu": sampler.cpu_seconds("worker")})
@@ -338,7 +340,7 @@ def summarise(runs: list[Measured], workers: int) -> dict[str, Any]:
         "driver_mb": median([m.driver_mb for m in runs]),
         "walls": [round(m.wall, 1) for m in runs],
     }
-    if runs[0].system != PIPELINE:
+    if runs[0].system not in (PIPELINE, EARLIER):
         s["pipe_cpu"] = median([m.extra["pipe_cpu"] for m in runs])
         s["load_seconds"] = median([m.extra["load_seconds"] for m in runs])
         return s
@@ -379,10 +381,15 @@ def print_size(size: int, words: int, results: dict[str, dict[str, Any]], worker
     print(f"{'system':<16}{'words/s':>9}{'articles/s':>11}{'wall s':>8}{'CPU s':>8}"
           f"{'peak RSS MB':>20}   wall per run")
     for name, s in results.items():
-        rss = (f"drv {s['driver_mb']:.0f}, wkr {s['worker_mb']:.0f}" if name == PIPELINE
+        rss = (f"drv {s['driver_mb']:.0f}, wkr {s['worker_mb']:.0f}" if name in (PIPELINE, EARLIER)
                else f"{s['driver_mb']:.0f}")
         print(f"{name:<16}{s['words_per_s']:>9,.0f}{s['articles_per_s']:>11,.1f}"
               f"{s['wall']:>8.1f}{s['cpu']:>8.1f}{rss:>20}   {s['walls']}")
+    if {NER, PIPELINE, EARLIER} <= results.keys():
+        b = results[NER]["words_per_s"]
+        before, after = results[EARLIER]["words_per_s"] / b, results[PIPELINE]["words_per_s"] / b
+        print(f"before/after, same rounds: pipeline/(b) = {before:.2f}x earlier -> "
+              f"{after:.2f}x now")
     if not {FULL, NER, PIPELINE} <= results.keys():
         return
     p, a, b = results[PIPELINE], results[FULL], results[NER]
@@ -450,7 +457,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", default="en_core_web_sm",
                         help="spaCy model of the baselines (the pipeline's default model).")
     parser.add_argument("--systems", nargs="+", default=["full", "ner", "pipeline"],
-                        choices=["full", "ner", "pipeline"], help="What to run.")
+                        choices=["full", "ner", "pipeline", "earlier"],
+                        help="What to run (earlier: the pipeline of --compare_root).")
+    parser.add_argument("--compare_root", type=Path, default=None,
+                        help="Another checkout whose pipeline runs as system 'earlier' in the same "
+                             "rounds (before/after ratios measured side by side)."),
     parser.add_argument("--no_fixed_cost", action="store_true",
                         help="Skip the 1-story pipeline runs.")
     parser.add_argument("--pipeline_arg", action="append", default=[],
@@ -478,6 +489,9 @@ def pipeline_workers(extra_args: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if ("earlier" in args.systems) != (args.compare_root is not None):
+        print("--systems earlier and --compare_root go together", file=sys.stderr)
+        return 2
     if args._baseline:
         baseline_main(args._baseline, args._bodies, args.model)
         return 0
@@ -521,6 +535,9 @@ def main(argv: list[str] | None = None) -> int:
                     if kind == "pipeline":
                         m = run_pipeline(folder, workdir / "out", size, words[size],
                                          args.pipeline_arg, args.pipeline_root)
+                    elif kind == "earlier":
+                        m = run_pipeline(folder, workdir / "out", size, words[size],
+                                         args.pipeline_arg, args.compare_root, EARLIER)
                     else:
                         m = run_baseline(kind, bodies_file, size, words[size], args.model)
                     runs_by_system.setdefault(m.system, []).append(m)
@@ -528,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {size:>6} stories, run {r + 1}: {m.system:<15} {m.wall:7.1f} s "
                           f"{m.words_per_s:8,.0f} words/s  (load {loadavg()})", flush=True)
                 loads.append(loadavg())
-            order = [n for n in (FULL, NER, PIPELINE) if n in runs_by_system]
+            order = [n for n in (FULL, NER, EARLIER, PIPELINE) if n in runs_by_system]
             results[size] = {n: summarise(runs_by_system[n], workers) for n in order}
             print_size(size, words[size], results[size], workers, loads)
         if len(sizes) > 1:
