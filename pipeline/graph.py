@@ -39,7 +39,9 @@ def build(
         "signatures": read_stored(p, "StoredSignatures", state.signatures),
         "mentions": read_stored(p, "StoredMentions", state.mentions, list(STORED_MENTION_COLUMNS)),
     }
-    deduped = dated | "Deduplicate" >> DeduplicateArticles(options.dedup_settings(), stored)
+    # A first run has nothing stored to match against: no Bloom filters of this run's keys.
+    deduped = dated | "Deduplicate" >> DeduplicateArticles(
+        options.dedup_settings(), stored if state.articles else None)
     entities = deduped["canonical"] | "ExtractEntities" >> ExtractEntities(
         options.spacy_model, options.labels(), options.ner_batch_size,
         stored=stored if state.mentions else None,  # entity totals also cover stored mentions

@@ -87,6 +87,10 @@ def use_local_cores(options: PipelineOptions, argv: list[str]) -> None:
         direct = options.view_as(DirectOptions)
         direct.direct_num_workers = workers
         direct.direct_running_mode = "multi_processing"
+        # The worker processes inherit this. glibc's default (up to 8 heaps per core, one per
+        # thread that allocates) keeps memory freed by earlier steps in heaps a worker no
+        # longer uses: on 8,000 stories a worker's RSS during NER went 560-694 -> 470-604 MB.
+        os.environ.setdefault("MALLOC_ARENA_MAX", "2")
 
 
 def local_workers(size: int | None) -> int:

@@ -132,19 +132,27 @@ class MatchExactGroupFn(beam.DoFn):
 
 
 class MatchExactDuplicates(beam.PTransform):
-    """New rows and stored article keys in; tagged outputs of `MatchExactGroupFn` out."""
+    """New rows and stored article keys (None on a first run) in; tagged outputs of
+    `MatchExactGroupFn` out."""
 
-    def __init__(self, stored_articles: beam.PCollection) -> None:
+    def __init__(self, stored_articles: beam.PCollection | None) -> None:
         super().__init__()
         self._stored = stored_articles
 
     def expand(self, articles):
         new = articles | "KeyByContentHash" >> beam.Map(lambda r: (r["content_hash"], r))
-        stored = self._stored | "KeyStoredByContentHash" >> beam.Map(
-            lambda r: (r["content_hash"], r))
+        if self._stored is None:  # a plain grouping: no join step that copies every row
+            groups = (
+                new
+                | "GroupByContentHash" >> beam.GroupByKey()
+                | "NothingStored" >> beam.MapTuple(
+                    lambda h, rows: (h, {"new": rows, "stored": ()})))
+        else:
+            stored = self._stored | "KeyStoredByContentHash" >> beam.Map(
+                lambda r: (r["content_hash"], r))
+            groups = {"new": new, "stored": stored} | "GroupByContentHash" >> beam.CoGroupByKey()
         return (
-            {"new": new, "stored": stored}
-            | "GroupByContentHash" >> beam.CoGroupByKey()
+            groups
             | "MatchExactGroups" >> beam.ParDo(MatchExactGroupFn()).with_outputs(
                 REPS, FOLLOWERS, COPIES, main=RESOLVED)
         )
@@ -364,10 +372,11 @@ class FindSimilarPairs(beam.PTransform):
     Memory per worker: one band bucket (<= 2 x ``max_bucket`` keys), one article's partners.
     Cost per run: every stored signature is read and re-banded (from its values, so
     ``near_threshold`` can change between runs), but with ``filter_stored`` only those sharing
-    a band key with a new article (or needed by a copy) are shuffled.
+    a band key with a new article (or needed by a copy) are shuffled. On a first run
+    (``stored_signatures`` None) new band entries go straight to the bucket combine.
     """
 
-    def __init__(self, settings: DedupSettings, stored_signatures: beam.PCollection,
+    def __init__(self, settings: DedupSettings, stored_signatures: beam.PCollection | None,
                  copies: beam.PCollection, filter_stored: bool = False) -> None:
         super().__init__()
         self._settings = settings
@@ -379,6 +388,9 @@ class FindSimilarPairs(beam.PTransform):
         s = self._settings
         new = signed | "NewNodes" >> beam.Map(
             lambda r: (_key(r), r[_SIG], near_dup.band_keys(r[_SIG], s)))
+        if self._stored is None:
+            entries = new | "NewBands" >> beam.FlatMap(band_entries, NEW_SIDE)
+            return self._pairs(new, entries, new)
         wanted = None
         if self._filter:
             wanted = pvalue.AsSingleton(
@@ -389,18 +401,21 @@ class FindSimilarPairs(beam.PTransform):
         stored = self._stored | "StoredNodes" >> beam.ParDo(StoredNodeFn(s), wanted)
 
         entries = (
-            new | "NewBands" >> beam.FlatMap(band_entries, NEW_SIDE),
-            stored | "StoredBands" >> beam.FlatMap(band_entries, STORED_SIDE),
-        )
+            (new | "NewBands" >> beam.FlatMap(band_entries, NEW_SIDE),
+             stored | "StoredBands" >> beam.FlatMap(band_entries, STORED_SIDE))
+            | "AllBands" >> beam.Flatten())
+        nodes = (new, stored) | "AllNodes" >> beam.Flatten()
+        return self._pairs(new, entries, nodes)
+
+    def _pairs(self, new, entries, nodes):
+        s = self._settings
         pairs = (
             entries
-            | "AllBands" >> beam.Flatten()
             | "SampleBuckets" >> beam.CombinePerKey(SampleBucketFn(s.max_bucket))
             | "KeepBucketsWithPairs" >> beam.Filter(_has_pairs)
             | "PairBuckets" >> beam.ParDo(PairBucketFn())
             | "DistinctPairs" >> beam.Distinct()
         )
-        nodes = (new, stored) | "AllNodes" >> beam.Flatten()
         partners = (
             {"node": nodes | "NodeById" >> beam.Map(lambda n: (n[0][-1], (n[0], n[1]))),
              "pairs": pairs | "PairByB" >> beam.Map(lambda p: (p[1][-1], p[0])),
@@ -693,8 +708,9 @@ class DeduplicateArticles(beam.PTransform):
 
     def expand(self, articles):
         s = self._settings
-        stored_articles = self._stored_input(articles.pipeline, "articles")
+        stored_articles = None  # a first run: no stored side anywhere, so fewer steps
         if self._stored:  # only stored rows whose content hash may be new again are shuffled
+            stored_articles = self._stored_input(articles.pipeline, "articles")
             hashes = (
                 articles
                 | "NewContentHashes" >> beam.Map(lambda r: r["content_hash"].encode("utf-8"))
@@ -710,7 +726,8 @@ class DeduplicateArticles(beam.PTransform):
             signed = articles.pipeline | "NothingSigned" >> beam.Create([])
             unsigned = exact[REPS]
         pairs = signed | "FindSimilarPairs" >> FindSimilarPairs(
-            s, self._stored_input(articles.pipeline, "signatures"), exact[COPIES],
+            s, self._stored_input(articles.pipeline, "signatures") if self._stored else None,
+            exact[COPIES],
             filter_stored=bool(self._stored))
         labels = pairs["edges"] | "ConnectedComponents" >> ConnectedComponents(s.cc_rounds)
         resolved = signed | "ResolveClusters" >> ResolveClusters(
