@@ -470,7 +470,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="What to run (earlier: the pipeline of --compare_root).")
     parser.add_argument("--compare_root", type=Path, default=None,
                         help="Another checkout whose pipeline runs as system 'earlier' in the same "
-                             "rounds (before/after ratios measured side by side)."),
+                             "rounds (before/after ratios measured side by side).")
     parser.add_argument("--no_fixed_cost", action="store_true",
                         help="Skip the 1-story pipeline runs.")
     parser.add_argument("--pipeline_arg", action="append", default=[],

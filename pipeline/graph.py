@@ -34,12 +34,8 @@ def build(
     articles = read["articles"] | "PrefetchModel" >> beam.ParDo(
         PrefetchModelFn(options.spacy_model))
     dated = articles | "NormaliseDates" >> NormaliseDates(settings)
-    stored = {
-        "articles": read_stored(p, "StoredArticles", state.articles, list(ARTICLE_KEYS)),
-        "signatures": read_stored(p, "StoredSignatures", state.signatures),
-        "mentions": read_stored(p, "StoredMentions", state.mentions, list(STORED_MENTION_COLUMNS)),
-    }
-    # A first run has nothing stored to match against: no Bloom filters of this run's keys.
+    stored = stored_tables(p, state)
+    # A first run has nothing stored to match against: dedup builds none of its stored-side steps.
     deduped = dated | "Deduplicate" >> DeduplicateArticles(
         options.dedup_settings(), stored if state.articles else None)
     entities = deduped["canonical"] | "ExtractEntities" >> ExtractEntities(
@@ -61,6 +57,17 @@ def build(
     written = [rows | f"Write{name.title().replace('_', '')}" >> WriteTable(name, staging)
                for name, rows in tables.items()]
     _ = written | "AllWritten" >> beam.Flatten() | "ListFiles" >> WriteFileList(staging, tables)
+
+
+def stored_tables(p: beam.Pipeline, state: StoredState) -> dict[str, beam.PCollection] | None:
+    """What earlier runs published, as PCollections; None on a first run (nothing to read)."""
+    if not (state.articles or state.mentions):
+        return None
+    return {
+        "articles": read_stored(p, "StoredArticles", state.articles, list(ARTICLE_KEYS)),
+        "signatures": read_stored(p, "StoredSignatures", state.signatures),
+        "mentions": read_stored(p, "StoredMentions", state.mentions, list(STORED_MENTION_COLUMNS)),
+    }
 
 
 def read_stored(p: beam.Pipeline, label: str, files: list[str], columns=None):

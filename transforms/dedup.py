@@ -371,18 +371,17 @@ class FindSimilarPairs(beam.PTransform):
 
     Memory per worker: one band bucket (<= 2 x ``max_bucket`` keys), one article's partners.
     Cost per run: every stored signature is read and re-banded (from its values, so
-    ``near_threshold`` can change between runs), but with ``filter_stored`` only those sharing
+    ``near_threshold`` can change between runs), but only those sharing
     a band key with a new article (or needed by a copy) are shuffled. On a first run
     (``stored_signatures`` None) new band entries go straight to the bucket combine.
     """
 
     def __init__(self, settings: DedupSettings, stored_signatures: beam.PCollection | None,
-                 copies: beam.PCollection, filter_stored: bool = False) -> None:
+                 copies: beam.PCollection) -> None:
         super().__init__()
         self._settings = settings
         self._stored = stored_signatures
         self._copies = copies
-        self._filter = filter_stored
 
     def expand(self, signed):
         s = self._settings
@@ -391,13 +390,11 @@ class FindSimilarPairs(beam.PTransform):
         if self._stored is None:
             entries = new | "NewBands" >> beam.FlatMap(band_entries, NEW_SIDE)
             return self._pairs(new, entries, new)
-        wanted = None
-        if self._filter:
-            wanted = pvalue.AsSingleton(
-                (new | "NewBandKeys" >> beam.FlatMap(lambda n: n[2]),
-                 self._copies | "CopyTargets" >> beam.Map(lambda c: _id_key(c[0])))
-                | "RunKeys" >> beam.Flatten()
-                | "RunKeyFilter" >> beam.CombineGlobally(BuildBloomFn()))
+        wanted = pvalue.AsSingleton(
+            (new | "NewBandKeys" >> beam.FlatMap(lambda n: n[2]),
+             self._copies | "CopyTargets" >> beam.Map(lambda c: _id_key(c[0])))
+            | "RunKeys" >> beam.Flatten()
+            | "RunKeyFilter" >> beam.CombineGlobally(BuildBloomFn()))
         stored = self._stored | "StoredNodes" >> beam.ParDo(StoredNodeFn(s), wanted)
 
         entries = (
@@ -727,8 +724,7 @@ class DeduplicateArticles(beam.PTransform):
             unsigned = exact[REPS]
         pairs = signed | "FindSimilarPairs" >> FindSimilarPairs(
             s, self._stored_input(articles.pipeline, "signatures") if self._stored else None,
-            exact[COPIES],
-            filter_stored=bool(self._stored))
+            exact[COPIES])
         labels = pairs["edges"] | "ConnectedComponents" >> ConnectedComponents(s.cc_rounds)
         resolved = signed | "ResolveClusters" >> ResolveClusters(
             s, labels, pairs["sigs"], unsigned, exact[FOLLOWERS])

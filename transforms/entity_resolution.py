@@ -228,9 +228,9 @@ def apply_title_rule(doc, spans: list[_Span]) -> list[_Span]:
     title follows a name ("Martin Luther King Jr.").
     """
     spans = sorted(spans)
-    i = 0
+    after_last_name = 0  # a title inside a name just handled starts nothing
     for title in _title_positions(doc):  # only tokens that are title words can start a name
-        if title < i or title >= len(doc) - 1:
+        if title < after_last_name or title >= len(doc) - 1:
             continue
         name = _name_after_title(doc, title)
         if name is None:
@@ -244,7 +244,7 @@ def apply_title_rule(doc, spans: list[_Span]) -> list[_Span]:
             spans = [s for s in spans if s not in touching]
             spans.append((a, max(s[1] for s in touching), "PERSON"))
         spans.sort()
-        i = b
+        after_last_name = b
     return spans
 
 

@@ -78,7 +78,6 @@ _LOG = logging.getLogger(__name__)
 STAGE = "stream"
 STREAM_DIR = "_stream"
 STATUS_FILE = "status.json"
-COMMIT_MARKER = sinks.COMMIT_MARKER
 DEDUP_KEY = "dedup"
 # Records per chunk: a file with more travels (and is published) in several chunks.
 CHUNK_RECORDS = 1000

@@ -802,7 +802,8 @@ _DATE_WORD = re.compile(
     + r"|today|yesterday|tomorrow|ago|fortnight)\b")
 
 
-_DATEPARSER_MISSES: set[str] = set()
+# (text, settings) that dateparser found no date in, whatever the base date.
+_DATEPARSER_MISSES: set[tuple[str, DateSettings]] = set()
 
 
 @lru_cache(maxsize=16)
@@ -827,7 +828,7 @@ def _dateparser_fallback(text: str, base: date | None, settings: DateSettings) -
         return _fail("unparseable")
     if base is None:
         return _fail("relative_without_base")
-    if text in _DATEPARSER_MISSES:
+    if (text, settings) in _DATEPARSER_MISSES:
         return _fail("unparseable")
     try:
         data = _parser(settings, base).get_date_data(text)
@@ -835,9 +836,10 @@ def _dateparser_fallback(text: str, base: date | None, settings: DateSettings) -
         data = None
     if data is None or data.date_obj is None:
         # Whether dateparser finds a date does not depend on the article's date (only the value
-        # does), so a miss is remembered by text: "the week ended february 22" costs ~3 ms once.
+        # does), so a miss is remembered by text and settings (languages, date order): "the week
+        # ended february 22" costs ~3 ms once.
         if len(_DATEPARSER_MISSES) < _CACHE_SIZE:
-            _DATEPARSER_MISSES.add(text)
+            _DATEPARSER_MISSES.add((text, settings))
         return _fail("unparseable")
     value = data.date_obj.date()
     unit = {"time": "day", "day": "day", "week": "week", "month": "month",

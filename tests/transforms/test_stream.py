@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from apache_beam.testing.util import assert_that
 
 from tests.beam_testing import local_pipeline
-from transforms import ids, stream
+from transforms import ids, sinks, stream
 from transforms.near_dup import DedupSettings
 from transforms.schemas import TABLES, to_table
 
@@ -140,7 +140,7 @@ def test_commit_publishes_whole_files_and_recovery_finishes_or_discards(tmp_path
         pq.write_table(to_table(rows_of, TABLES[table]), src)
         moves.append([os.path.relpath(src, out),
                       os.path.join(table, "s1-000002.parquet")])
-    (done / stream.COMMIT_MARKER).write_text(json.dumps({"moves": moves}))
+    (done / sinks.COMMIT_MARKER).write_text(json.dumps({"moves": moves}))
     os.replace(done / "articles.parquet", tmp_path / "articles" / "s1-000002.parquet")
     (staging / "s1-000003").mkdir()
     (staging / "s1-000003" / "articles.parquet").write_bytes(b"half a file")
